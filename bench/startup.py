@@ -1,0 +1,60 @@
+"""Whole-process cost of each scripted mode, as a ratio to the floor program (bench/floor.py).
+
+    python bench/startup.py [--runs N] [--json]
+
+Each command runs N times after one warm-up; the figure is the median wall time.  The budget
+(issue 2) is a ratio of at most 1.5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 1.5
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True)       # warm the file cache
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(runs: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import modes
+    floor = median_seconds([sys.executable, "bench/floor.py"], runs)
+    result = {"floor_ms": round(floor * 1000, 1), "modes": {}}
+    for name in modes.names():
+        seconds = median_seconds([sys.executable, "demo.py", "--mode", name], runs)
+        result["modes"][name] = {"ms": round(seconds * 1000, 1), "ratio": round(seconds / floor, 2)}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args()
+    result = measure(options.runs)
+    if options.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"floor program: {result['floor_ms']} ms (median of {options.runs})")
+    for name, figures in result["modes"].items():
+        verdict = "ok" if figures["ratio"] <= BUDGET else f"OVER the {BUDGET}x budget"
+        print(f"  {name:<12} {figures['ms']:>7} ms  {figures['ratio']:>5}x  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

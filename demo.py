@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Watch a real TCP server and client talk: every socket call, narrated.
+
+    python demo.py --mode echo                 both ends in this process, scripted
+    python demo.py --mode echo --interactive   you type the client's lines
+    python demo.py --list                      the modes
+
+The launcher is thin: it parses the command line, starts the mode's server in a thread, waits
+for the server's ready signal (never a sleep), runs the client(s), renders the run, and maps
+whatever went wrong to one exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from enum import IntEnum
+
+import modes
+
+READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
+
+
+class Exit(IntEnum):
+    """Exit codes: one per outcome a script or a teacher may want to tell apart."""
+
+    OK = 0              # the run ended the way the mode's rules say
+    FAILED = 1          # something unexpected; the message says what
+    USAGE = 2           # bad command line: unknown mode, bad flag
+    REFUSED = 3         # connection refused: nothing is listening at host:port
+    UNREACHABLE = 4     # host unknown (name does not resolve) or unreachable
+    TIMEOUT = 5         # connect (or a reply) timed out
+    PORT_IN_USE = 6     # the server's port is taken
+    SERVER_GONE = 7     # the server closed or vanished mid-session
+    RESET = 8           # the peer reset the connection
+    INTERRUPTED = 130   # Ctrl-C (128 + SIGINT, as shells report it)
+
+
+class UsageError(Exception):
+    """A command-line mistake; its text is the one line we print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, naming the valid choices, instead of argparse's two
+        if "unrecognized arguments" in message:
+            flags = ", ".join(sorted({s for a in self._actions for s in a.option_strings if s.startswith("--")}))
+            message = f"{message} (valid flags: {flags})"
+        raise UsageError(message)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    mode_names = modes.names()
+    parser = _Parser(prog="demo.py", description="Watch a real TCP server and client talk.")
+    parser.add_argument("--mode", choices=mode_names, metavar="NAME",
+                        help=f"which demo to run: {', '.join(mode_names)}")
+    parser.add_argument("--list", action="store_true", help="list the modes and exit")
+    parser.add_argument("--send", action="append", metavar="TEXT",
+                        help="a line for the first client to send, instead of its script (repeatable)")
+    parser.add_argument("--interactive", action="store_true",
+                        help="type the client's lines yourself while the server runs")
+    parser.add_argument("--port", type=int, default=0, metavar="P",
+                        help="the server's port (default 0: any free port)")
+    options = parser.parse_args(argv)
+    if not options.list and options.mode is None:
+        raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), or --list")
+    if options.send and options.interactive:
+        raise UsageError("--send and --interactive both give the client's lines; choose one")
+    if not 0 <= options.port <= 65535:
+        raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
+    return options
+
+
+def typed_lines(prompt: str):
+    """Lines the person types; Ctrl-D ends them."""
+    while True:
+        try:
+            yield input(prompt)
+        except EOFError:
+            return
+
+
+def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Both ends in this process: the server in a thread, clients once it says it is listening."""
+    server = run.actor("server")
+    run.start(server, mode.server, server, (host, port), run.ready)
+    address = run.ready.wait(READY_TIMEOUT)
+    if hasattr(mode, "play"):
+        mode.play(run, address, lines)
+    else:   # one client, here in the main thread, so Ctrl-C reaches it at once
+        mode.client(run.actor("client"), address, lines)
+    run.finish()
+
+
+def run_in_process(options, mode, run, console) -> Exit:
+    from modes._narrate import canonical
+    from modes._render import LogView, Look, Narration
+
+    live = options.interactive
+    narration = Narration(run.trace.actor_rank, Look(times=live))
+    if live:
+        def show(event):
+            line = narration.line(event)
+            if line is not None:
+                console.print(line)
+        run.trace.listeners.append(show)
+
+    lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
+    play(mode, run, lines, port=options.port)
+    if not live:
+        console.print(LogView(canonical(run.trace), narration))
+    if run.failures:
+        raise run.failures[0]
+    return Exit.OK
+
+
+def classify(error: BaseException) -> tuple[Exit, str]:
+    """Every failure maps to an exit code here, and only here."""
+    import errno
+    import socket
+
+    from modes._narrate import PeerClosed, describe_network_error
+
+    reason = describe_network_error(error)
+    if isinstance(error, PeerClosed):
+        return Exit.SERVER_GONE, f"{reason}: the server went away"
+    if isinstance(error, ConnectionRefusedError):
+        return Exit.REFUSED, reason
+    if isinstance(error, ConnectionResetError):
+        return Exit.RESET, reason
+    if isinstance(error, socket.gaierror) or getattr(error, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return Exit.UNREACHABLE, reason
+    if isinstance(error, TimeoutError):
+        return Exit.TIMEOUT, f"{reason}: {error}" if str(error) else reason
+    if getattr(error, "errno", None) == errno.EADDRINUSE:
+        return Exit.PORT_IN_USE, f"{reason}: choose another --port, or --port 0 for any free port"
+    if isinstance(error, (BrokenPipeError, ConnectionError)):
+        return Exit.SERVER_GONE, reason
+    return Exit.FAILED, f"{type(error).__name__}: {error}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse_arguments(argv)
+    except UsageError as problem:
+        print(f"demo.py: error: {problem}", file=sys.stderr)
+        return Exit.USAGE
+    if options.list:
+        for name in modes.names():
+            print(f"{name:<12} {modes.load(name).SUMMARY}")
+        return Exit.OK
+
+    from rich.console import Console
+
+    from modes._narrate import Run
+    from modes._render import THEME
+
+    console = Console(theme=THEME, highlight=False)
+    errors = Console(stderr=True, theme=THEME, highlight=False)
+    mode = modes.load(options.mode)
+    run = Run()
+    try:
+        return run_in_process(options, mode, run, console)
+    except KeyboardInterrupt:
+        run.stop()
+        errors.print("interrupted", style="error")
+        return Exit.INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - mapped to one readable line and an exit code
+        run.stop()
+        code, message = classify(error)
+        errors.print(f"demo.py: {message}", style="error", markup=False, soft_wrap=True)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Where does a message end?  Pure functions over bytes, with no sockets (the h11 lesson).
+
+TCP delivers a byte stream, not messages: one ``recv`` may return half a message, or three.
+Every mode here uses the same rule, chosen so that two kinds of client both work:
+
+- netcat and telnet users end each message with a newline (``\\n``; a ``\\r`` before it is
+  dropped), so a message ends at each newline;
+- a textbook homework client sends one message with a single ``send()`` and no newline, then
+  waits for the reply; so bytes that arrive with no newline are one message once the peer pauses
+  (no more bytes within a moment) or closes its side.
+
+Every reply is one line ending in ``\\n``, sent with one ``sendall``: netcat prints it as a line,
+and a textbook client's single ``recv(1024)`` gets all of it.
+
+``LineBuffer`` is the stateful splitter; it never holds more than ``limit`` bytes of a line, so a
+peer that pastes megabytes without a newline costs bounded memory.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+MAX_LINE = 64 * 1024
+RULE = "messages end at a newline, or where the sender pauses without one"
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """Stands in for a line longer than the limit; its bytes were dropped, not kept."""
+
+    size: int
+
+
+class LineBuffer:
+    """Split a byte stream into lines.  Feed it whatever ``recv`` returned, in order."""
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._partial = bytearray()
+        self._dropping = 0          # >0 while skipping the rest of an over-long line
+        self.unread: deque[bytes | TooLong] = deque()   # split off, not yet taken by recv_line
+
+    @property
+    def pending(self) -> bool:
+        """True when bytes of an unfinished line are waiting for their end."""
+        return bool(self._partial) or self._dropping > 0
+
+    def feed(self, data: bytes, quiet: Callable[[], bool] | None = None) -> list[bytes | TooLong]:
+        """Return the messages completed by ``data``.
+
+        ``quiet`` is asked, only when an unfinished line is left over, whether the peer has paused;
+        if it has, the leftover is a message too (a textbook client that sends no newline).
+        """
+        messages: list[bytes | TooLong] = []
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                self._take(data[start:])
+                break
+            self._take(data[start:newline])
+            messages.append(self._finish())
+            start = newline + 1
+        if self.pending and quiet is not None and quiet():
+            messages.extend(self.flush())
+        return messages
+
+    def flush(self) -> list[bytes | TooLong]:
+        """The unfinished line as a message (the peer paused or closed), or nothing."""
+        return [self._finish()] if self.pending else []
+
+    def _take(self, chunk: bytes) -> None:
+        if self._dropping:
+            self._dropping += len(chunk)
+        elif len(self._partial) + len(chunk) > self.limit:
+            self._dropping = len(self._partial) + len(chunk)
+            self._partial.clear()
+        else:
+            self._partial += chunk
+
+    def _finish(self) -> bytes | TooLong:
+        if self._dropping:
+            message: bytes | TooLong = TooLong(self._dropping)
+            self._dropping = 0
+        else:
+            message = bytes(self._partial).removesuffix(b"\r")
+            self._partial.clear()
+        return message
+
+
+def recv_line(sock, buffer: LineBuffer, bufsize: int = 1024) -> bytes | TooLong | None:
+    """The next whole line from ``sock`` (calling ``recv`` as often as it takes); None once closed."""
+    while not buffer.unread:
+        data = sock.recv(bufsize)
+        if not data:                      # b'' : the peer closed; a last unfinished line counts
+            buffer.unread.extend(buffer.flush())
+            if not buffer.unread:
+                return None
+            break
+        buffer.unread.extend(buffer.feed(data, quiet=sock.quiet))
+    return buffer.unread.popleft()
+
+
+def as_text(message: bytes | TooLong) -> str:
+    """A received line as text, never failing: bad bytes become \\x escapes."""
+    if isinstance(message, TooLong):
+        return f"(a line of {message.size} bytes, too long to keep)"
+    return message.decode("utf-8", "backslashreplace")
+
+
+class BadText(ValueError):
+    """A message that is not acceptable text; str(error) is the reply to send back."""
+
+
+def decode_line(message: bytes | TooLong, *, limit: int = MAX_LINE) -> str:
+    """The message as text, or BadText saying (politely) what was wrong with it."""
+    if isinstance(message, TooLong):
+        return _raise(f"error: line too long ({message.size} bytes; the limit is {limit})")
+    try:
+        text = message.decode("utf-8")
+    except UnicodeDecodeError:
+        return _raise("error: that was not UTF-8 text")
+    if not text.strip():
+        return _raise("error: empty line; type some text")
+    return text
+
+
+def _raise(reply: str) -> str:
+    raise BadText(reply)
+
+
+def reply_line(text: str) -> bytes:
+    """One reply: UTF-8, one line, ending in a newline (no newline may hide inside)."""
+    return (text.replace("\r", " ").replace("\n", " ") + "\n").encode("utf-8")

@@ -1,0 +1,181 @@
+"""Rendering the event stream with rich: one theme, one line per event, payloads shown safely.
+
+Who calls what: the launcher makes one ``Narration`` per run (it remembers actor colours, port
+labels and which calls were already explained) and asks it for ``line(event)`` while events
+arrive (live) or for a ``LogView`` of the finished, canonically ordered run (replay, screenshots).
+
+Network text is never markup: payloads go into ``Text`` objects, never into markup strings, and
+every control character (ESC included) is shown as a visible escape such as ``\\x1b``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from rich.theme import Theme
+
+from modes._narrate import Event
+
+ACTOR_COLOURS = ("magenta", "cyan", "green", "yellow", "blue", "red", "bright_cyan", "bright_green")
+THEME = Theme({
+    **{f"actor.{rank}": f"bold {colour}" for rank, colour in enumerate(ACTOR_COLOURS)},
+    "step": "dim",
+    "time": "dim",
+    "call": "bold",
+    "call.data": "bold",
+    "detail": "default",
+    "payload": "bright_white on grey23",
+    "payload.escape": "yellow on grey23",
+    "bytes": "dim",
+    "closed": "bold yellow",
+    "say": "default",
+    "note": "italic dim",
+    "explain": "italic blue",
+    "error": "bold red",
+    "arrow.send": "bold green",
+    "arrow.recv": "bold cyan",
+    "rule": "dim",
+})
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_PORT = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def safe_text(data: bytes | str, *, style: str = "payload", escape_style: str = "payload.escape") -> Text:
+    """Bytes or text from the network as a Text: markup inert, control characters escaped."""
+    text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
+    result = Text(style=style)
+    position = 0
+    for match in _CONTROL.finditer(text):
+        result.append(text[position:match.start()])
+        char = match.group()
+        result.append(_NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}"),
+                      style=escape_style)
+        position = match.end()
+    result.append(text[position:])
+    return result
+
+
+@dataclass
+class Look:
+    """How a run is drawn: options the launcher sets from the command line."""
+
+    times: bool = True          # real relative times (live view); never in screenshots
+    normalise: bool = False     # stable placeholders for ports (screenshots)
+    explain: bool = False       # a plain-language note the first time each call appears
+    wire: bool = False          # every byte of every send and recv
+    payload_width: int = 0      # 0: as wide as the console allows
+
+
+ACTOR_WIDTH = 9
+CALL_WIDTH = 11
+
+
+@dataclass
+class Narration:
+    """Turns events into lines; remembers what it has seen (colours, port labels, explanations)."""
+
+    actor_rank: dict[str, int]
+    look: Look = field(default_factory=Look)
+    step: int = 0
+    ports: dict[int, str] = field(default_factory=dict)
+    explained: set[str] = field(default_factory=set)
+
+    def style_of(self, actor: str) -> str:
+        rank = self.actor_rank.get(actor, len(self.actor_rank))
+        return f"actor.{rank % len(ACTOR_COLOURS)}"
+
+    def line(self, event: Event) -> EventLine | None:
+        if event.hidden:
+            return None
+        self._learn_ports(event)
+        self.step += 1
+        prefix = Text()
+        prefix.append(f"{self.step:>3} ", style="step")
+        if self.look.times and not self.look.normalise:
+            prefix.append(f"{event.time * 1000:>7.1f}ms ", style="time")
+        actor = event.actor if len(event.actor) <= ACTOR_WIDTH else event.actor[:ACTOR_WIDTH - 1] + "…"
+        prefix.append(f"{actor:<{ACTOR_WIDTH}} ", style=self.style_of(event.actor))
+        return EventLine(prefix, self._body(event))
+
+    def _body(self, event: Event) -> Text:
+        call = event.call
+        if call == "say":
+            return Text("» ", style="dim").append_text(safe_text(self._ports(event.detail), style="say",
+                                                                  escape_style="payload.escape"))
+        if call == "note":
+            return Text("# ", style="note").append(self._ports(event.detail), style="note")
+        if call == "error":
+            return Text("✗ ", style="error").append_text(safe_text(self._ports(event.detail), style="error"))
+        body = Text()
+        body.append(f"{call:<{CALL_WIDTH}}", style="call")
+        if call in ("send", "sendall", "recv"):
+            body.append_text(self._data(event))
+        else:
+            body.append(self._ports(event.detail), style="detail")
+        return body
+
+    def _data(self, event: Event) -> Text:
+        arrow, arrow_style = ("→", "arrow.send") if event.call != "recv" else ("←", "arrow.recv")
+        body = Text()
+        body.append(f"{arrow} ", style=arrow_style)
+        body.append(f"{event.size} B ", style="bytes")
+        if event.call == "recv" and event.size == 0:
+            body.append("b'' ", style="closed")
+            body.append("the peer closed its side", style="closed")
+            return body
+        data = event.data or b""
+        shown = data if self.look.wire else data[:200]
+        body.append('"', style="bytes")
+        body.append_text(safe_text(self._ports(shown.decode("utf-8", "backslashreplace"))))
+        body.append('"', style="bytes")
+        if len(shown) < (event.size or 0):
+            body.append(f" …(+{event.size - len(shown)} B)", style="bytes")
+        return body
+
+    # -- normalising ports -------------------------------------------------------------------
+    def _learn_ports(self, event: Event) -> None:
+        if not self.look.normalise:
+            return
+        for address in (event.local, event.peer):
+            if address and address[1] and address[1] not in self.ports:
+                listening = event.call in ("bind", "listen")
+                label = "PORT" if listening and "PORT" not in self.ports.values() else None
+                self.ports[address[1]] = label or f"EPH{sum(v.startswith('EPH') for v in self.ports.values()) + 1}"
+
+    def _ports(self, text: str) -> str:
+        if not self.look.normalise or not self.ports:
+            return text
+        return _PORT.sub(lambda m: self.ports.get(int(m.group()), m.group()), text)
+
+
+class EventLine:
+    """One event: a fixed-width prefix (step, time, actor), then a body that wraps beneath itself."""
+
+    def __init__(self, prefix: Text, body: Text) -> None:
+        self.prefix = prefix
+        self.body = body
+
+    def __rich_console__(self, console, options):
+        indent = self.prefix.cell_len
+        width = max(20, options.max_width - indent)
+        for number, piece in enumerate(self.body.wrap(console, width, overflow="fold")):
+            piece.rstrip()
+            head = self.prefix if number == 0 else Text(" " * indent)
+            yield Text.assemble(head, piece, end="\n")
+
+
+class LogView:
+    """A finished run as a rich renderable: one line per visible event."""
+
+    def __init__(self, events: list[Event], narration: Narration) -> None:
+        self.events = events
+        self.narration = narration
+
+    def __rich_console__(self, console, options):
+        for event in self.events:
+            line = self.narration.line(event)
+            if line is not None:
+                yield line

@@ -1,0 +1,80 @@
+"""echo: the client sends lines; the server answers each with the line and the client's address.
+
+    client                                   server
+      |                                        |  socket, bind, listen
+      |  socket, connect  ------------------>  |  accept
+      |  "hello\\n"  ------------------------>  |  recv
+      |  <--  "ECHO: hello (from 127.0.0.1:54321)\\n"
+      |  "quit\\n"  ------------------------->  |  recv
+      |  <--  "BYE (from 127.0.0.1:54321)\\n"
+      |  close  ---------------------------->  |  recv -> b'' : the client closed
+"""
+from __future__ import annotations
+
+from socket import SO_REUSEADDR, SOL_SOCKET
+
+from modes._narrate import PeerClosed
+from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+
+SUMMARY = "the client sends lines; the server echoes each one with the client's address"
+SCRIPT = ("hello", "sockets are fun", "quit")
+QUIT_WORDS = ("quit", "/quit")
+BUFSIZE = 1024
+
+
+def is_quit(text: str) -> bool:
+    return text.strip().lower() in QUIT_WORDS
+
+
+def echo_reply(text: str, client_address) -> str:
+    """The seed's rule: the line, modified, with the client's address added."""
+    host, port = client_address[:2]
+    if is_quit(text):
+        return f"BYE (from {host}:{port})"
+    return f"ECHO: {text} (from {host}:{port})"
+
+
+def server(me, address, ready) -> None:
+    listener = me.socket()                              # socket(AF_INET, SOCK_STREAM)
+    listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)    # restart at once on the same port
+    listener.bind(address)                              # port 0: the OS picks a free port
+    listener.listen()
+    ready.set(listener.getsockname())                   # clients may connect from now on
+    me.note(f"framing: {RULE}")
+    while True:
+        conn, client_address = listener.accept()        # blocks until a client connects
+        me.start(serve_client, me, conn, client_address)  # one thread per client
+
+
+def serve_client(me, conn, client_address) -> None:
+    lines = LineBuffer()
+    with conn:
+        while True:
+            data = conn.recv(BUFSIZE)      # part of a line, a line, or several lines
+            if not data:                   # b'' : the client closed its side
+                me.say(f"{client_address[0]}:{client_address[1]} disconnected")
+                return
+            for message in lines.feed(data, quiet=conn.quiet):
+                try:
+                    text = decode_line(message)
+                except BadText as problem:
+                    conn.sendall(reply_line(str(problem)))
+                    continue
+                conn.sendall(reply_line(echo_reply(text, client_address)))
+                if is_quit(text):
+                    return
+
+
+def client(me, address, lines) -> None:
+    sock = me.socket()
+    sock.connect(address)                  # the OS gives this end an ephemeral local port
+    with sock:
+        replies = LineBuffer()
+        for line in lines:
+            sock.sendall(reply_line(line))
+            reply = recv_line(sock, replies)
+            if reply is None:
+                raise PeerClosed("the server closed the connection")
+            me.say(as_text(reply))
+            if is_quit(line):
+                return

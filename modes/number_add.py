@@ -1,0 +1,111 @@
+"""number-add: each client sends "Client of NAME: N"; the server adds its own number to N.
+
+    client                                   server (Server of Demo, number 42)
+      |  socket, connect  ------------------>  |  accept
+      |  "Client of Ada: 7\\n"  ------------->  |  recv, parse, add
+      |  <--  "Server of Demo: 42; Client of Ada: 7; Combined: 49\\n"
+      |  close                                 |  close; accept the next client
+      ...
+      |  "Client of Cy: 250\\n"  ------------>  |  250 is outside 1..100:
+      |  <--  "... server is closing\\n"         |  reply, close, stop listening
+
+One number per connection, as in the seed.  A number outside 1..100 shuts the server down.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from socket import SHUT_RDWR, SO_REUSEADDR, SOL_SOCKET
+
+from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from modes._narrate import PeerClosed
+
+SUMMARY = "each client sends 'Client of NAME: N'; the server adds its number 42 and replies"
+SCRIPT = ("Client of Ada: 7", "Client of Bob: seven", "Client of Cy: 250")
+SERVER_NAME = "Server of Demo"
+SERVER_NUMBER = 42
+LOWEST, HIGHEST = 1, 100
+EXPECTED_FORM = "Client of NAME: N (N a whole number)"
+CLIENT_NAME = "Student"
+_MESSAGE = re.compile(r"Client of (?P<name>.+?):\s*(?P<number>[+-]?\d+)\s*")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server says back, and whether it keeps serving afterwards."""
+
+    reply: str
+    keep_serving: bool = True
+
+
+def parse_client_message(text: str) -> tuple[str, int]:
+    """("Ada", 7) from "Client of Ada: 7"; BadText naming the expected form otherwise."""
+    match = _MESSAGE.fullmatch(text.strip())
+    if match is None or len(match["number"]) > 12:
+        raise BadText(f"error: expected '{EXPECTED_FORM}'")
+    return match["name"].strip(), int(match["number"])
+
+
+def answer(text: str, server_name: str = SERVER_NAME, server_number: int = SERVER_NUMBER) -> Answer:
+    """The server's whole rule, with no socket: parse, add, and decide whether to go on."""
+    name, number = parse_client_message(text)
+    combined = server_number + number
+    reply = f"{server_name}: {server_number}; Client of {name}: {number}; Combined: {combined}"
+    if not LOWEST <= number <= HIGHEST:
+        return Answer(f"{reply}; {number} is outside {LOWEST}..{HIGHEST}, so the server is closing",
+                      keep_serving=False)
+    return Answer(reply)
+
+
+def as_message(line: str, name: str = CLIENT_NAME) -> str:
+    """A bare number typed by a person becomes the seed's "Client of NAME: N"."""
+    return f"Client of {name}: {line.strip()}" if line.strip().lstrip("+-").isdigit() else line
+
+
+def server(me, address, ready) -> None:
+    listener = me.socket()
+    listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    listener.bind(address)
+    listener.listen()
+    ready.set(listener.getsockname())
+    me.note(f"framing: {RULE}")
+    me.say(f"{SERVER_NAME} is ready; its number is {SERVER_NUMBER}")
+    while True:
+        conn, client_address = listener.accept()     # returns when listener is shut down, too
+        me.start(serve_one_number, me, conn, listener)
+
+
+def serve_one_number(me, conn, listener) -> None:
+    """One message, one reply, then close (as in the seed); out of range closes the server."""
+    with conn:
+        message = recv_line(conn, LineBuffer())
+        if message is None:
+            me.say("the client closed without sending a number")
+            return
+        try:
+            text = decode_line(message)
+            result = answer(text)
+        except BadText as problem:
+            conn.sendall(reply_line(str(problem)))
+            return
+        name, number = parse_client_message(text)
+        me.say(f"{name} has connected to {SERVER_NAME}")
+        me.say(f"Server: {SERVER_NUMBER}; Client: {number}; Combined: {SERVER_NUMBER}+{number}"
+               f" = {SERVER_NUMBER + number}")
+        if not result.keep_serving:
+            me.say(f"{number} is outside {LOWEST}..{HIGHEST}: {SERVER_NAME} is closing")
+            listener.shutdown(SHUT_RDWR)           # wakes the accept() in the main loop
+            listener.close()
+        conn.sendall(reply_line(result.reply))
+
+
+def client(me, address, lines) -> None:
+    for line in lines:                     # one connection per number, as in the seed
+        sock = me.socket()
+        sock.connect(address)
+        with sock:
+            sock.sendall(reply_line(as_message(line)))
+            reply = recv_line(sock, LineBuffer())
+            if reply is None:
+                raise PeerClosed("the server closed the connection")
+            me.say(as_text(reply))

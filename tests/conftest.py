@@ -1,0 +1,98 @@
+"""Shared helpers: run a mode in this process, start a mode's server, find netcat.
+
+Everything talks over real loopback sockets (127.0.0.1, port 0); nothing is mocked.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import demo  # noqa: E402
+import modes  # noqa: E402
+from modes._narrate import Run, canonical  # noqa: E402
+
+
+def run_mode(name: str, lines=None) -> Run:
+    """One whole scripted run of a mode, both ends in this process, as `demo.py --mode` does."""
+    mode = modes.load(name)
+    run = Run()
+    demo.play(mode, run, mode.SCRIPT if lines is None else lines)
+    return run
+
+
+def shown(run: Run) -> list:
+    """The run's visible events in canonical order."""
+    return [event for event in canonical(run.trace) if not event.hidden]
+
+
+def said(run: Run, actor: str) -> list[str]:
+    return [event.detail for event in shown(run) if event.actor == actor and event.call == "say"]
+
+
+class ServerThread:
+    """A mode's server running in this process on a free loopback port."""
+
+    def __init__(self, name: str) -> None:
+        self.mode = modes.load(name)
+        self.run = Run(keep=True)
+        me = self.run.actor("server")
+        self.thread = self.run.start(me, self.mode.server, me, ("127.0.0.1", 0), self.run.ready)
+        self.address = self.run.ready.wait(5)
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        sock = socket.create_connection(self.address, timeout=timeout)
+        return sock
+
+    def stop(self) -> None:
+        self.run.stop()
+
+
+@pytest.fixture
+def serve():
+    started: list[ServerThread] = []
+
+    def start(name: str) -> ServerThread:
+        server = ServerThread(name)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def recv_line(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Read up to and including one newline (what a netcat user would see as one line)."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < limit:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def netcat() -> str:
+    """The real OpenBSD netcat; CI installs it, so there it must be present."""
+    path = shutil.which("nc")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("netcat (nc) is missing: .ci/run should have installed netcat-openbsd")
+        pytest.skip("netcat (nc) is not installed: apt-get install netcat-openbsd")
+    return path
+
+
+def run_demo(*args: str, timeout: float = 20, **kwargs) -> subprocess.CompletedProcess:
+    """`python demo.py ARGS` as a person would type it."""
+    return subprocess.run([sys.executable, str(ROOT / "demo.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, **kwargs)

@@ -1,0 +1,101 @@
+"""The command line: listing, usage errors, exit codes, Ctrl-C, and each mode end to end."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, run_demo
+
+import demo
+import modes
+
+
+def test_list_prints_one_line_per_mode_name_first(capsys):
+    assert demo.main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == modes.names()
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+    assert {"echo", "number-add"} <= set(modes.names())
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--mode", "nope"], "choose from"),
+    (["--bogus"], "valid flags"),
+    ([], "--mode NAME"),
+    (["--mode", "echo", "--port", "70000"], "0 to 65535"),
+    (["--mode", "echo", "--send", "x", "--interactive"], "choose one"),
+])
+def test_usage_errors_are_one_line_and_exit_2(capsys, argv, words):
+    assert demo.main(argv) == demo.Exit.USAGE
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err
+
+
+def test_unknown_mode_names_the_valid_ones(capsys):
+    demo.main(["--mode", "nope"])
+    err = capsys.readouterr().err
+    for name in modes.names():
+        assert name in err
+
+
+@pytest.mark.parametrize("name", modes.names())
+def test_every_mode_runs_to_the_end_by_itself(name):
+    result = run_demo("--mode", name)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    for call in ("socket", "listen", "accept", "connect", "recv", "close"):
+        assert call in result.stdout
+
+
+def test_a_port_in_use_is_one_line_and_its_own_exit_code():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_demo("--mode", "echo", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == demo.Exit.PORT_IN_USE
+    assert result.stderr.strip().count("\n") == 0
+    assert "already in use" in result.stderr and "--port 0" in result.stderr
+
+
+def wait_for_output(process: subprocess.Popen, text: str, timeout: float = 10) -> str:
+    """Read the child's stdout until `text` appears (the child signals readiness by printing)."""
+    import os
+    import select
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"never printed {text!r}; got {seen!r}"
+        readable, _, _ = select.select([process.stdout], [], [], remaining)
+        if readable:
+            chunk = os.read(process.stdout.fileno(), 4096)
+            assert chunk, f"exited before printing {text!r}: {seen!r}"
+            seen += chunk
+    return seen.decode()
+
+
+def test_ctrl_c_exits_130_within_a_second_without_traceback():
+    process = subprocess.Popen([sys.executable, "-u", str(ROOT / "demo.py"), "--mode", "echo", "--interactive"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        wait_for_output(process, "you> ")           # the server listens; the client waits for a line
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        process.kill()
+    stderr = process.stderr.read().decode()
+    assert code == 130
+    assert elapsed < 1.0
+    assert "Traceback" not in stderr and "interrupted" in stderr
+
+
+def test_interactive_lines_are_sent_and_answered():
+    result = run_demo("--mode", "echo", "--interactive", input="typed by hand\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "ECHO: typed by hand (from 127.0.0.1:" in result.stdout

@@ -1,0 +1,55 @@
+"""Rendering: network text is shown escaped, never obeyed as markup or terminal codes."""
+from __future__ import annotations
+
+import io
+
+from conftest import run_mode
+from rich.console import Console
+
+from modes._narrate import Event, canonical
+from modes._render import THEME, LogView, Look, Narration, safe_text
+
+
+def render(events, look=None, width=80) -> str:
+    console = Console(file=io.StringIO(), width=width, theme=THEME, force_terminal=True,
+                      color_system="truecolor", record=True)
+    narration = Narration({"server": 0, "client": 1}, look or Look(times=False))
+    console.print(LogView(events, narration))
+    return console.export_text()
+
+
+def test_markup_and_control_codes_from_the_network_are_inert():
+    hostile = b"[bold red]boom[/] \x1b[2J\x1b]0;title\x07 \x00 \xff tab\t end\n"
+    event = Event(0, "client", "recv", data=hostile, size=len(hostile), span=(0, len(hostile)))
+    text = render([event], width=200)
+    assert "[bold red]boom[/]" in text
+    assert "\\x1b[2J" in text and "\\x07" in text and "\\x00" in text and "\\xff" in text
+    assert "\x1b" not in text and "\x07" not in text
+
+
+def test_safe_text_has_no_control_characters():
+    assert "\x1b" not in safe_text("\x1b[31mred").plain
+    assert safe_text("a\nb").plain == "a\\nb"
+
+
+def test_the_peer_closing_is_spelled_out():
+    event = Event(0, "server", "recv", data=b"", size=0, span=(5, 5))
+    assert "b'' the peer closed its side" in render([event])
+
+
+def test_normalised_ports_hide_ephemeral_numbers():
+    run = run_mode("echo")
+    events = canonical(run.trace)
+    port = next(e for e in events if e.call == "connect").local[1]
+    text = render(events, Look(times=False, normalise=True))
+    assert str(port) not in text
+    assert "EPH1" in text and ":PORT" in text
+
+
+def test_long_lines_wrap_under_their_own_column():
+    data = b"word " * 40
+    event = Event(0, "client", "sendall", data=data, size=len(data), span=(0, len(data)))
+    lines = render([event]).splitlines()
+    assert len(lines) > 1
+    indent = len(lines[1]) - len(lines[1].lstrip())
+    assert indent == lines[0].index("sendall")
