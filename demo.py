@@ -18,6 +18,7 @@ from enum import IntEnum
 import modes
 
 READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
+SCREENSHOT_WIDTH = 80   # fixed, so a screenshot never depends on the author's terminal
 
 
 class Exit(IntEnum):
@@ -32,6 +33,7 @@ class Exit(IntEnum):
     PORT_IN_USE = 6     # the server's port is taken
     SERVER_GONE = 7     # the server closed or vanished mid-session
     RESET = 8           # the peer reset the connection
+    SCREENSHOT = 9      # the screenshot could not be written (no usable font, bad path)
     INTERRUPTED = 130   # Ctrl-C (128 + SIGINT, as shells report it)
 
 
@@ -59,11 +61,20 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="type the client's lines yourself while the server runs")
     parser.add_argument("--port", type=int, default=0, metavar="P",
                         help="the server's port (default 0: any free port)")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="also write the run to PATH: .svg, .html, .txt or .png")
+    parser.add_argument("--width", type=int, metavar="N",
+                        help=f"screenshot width in columns (default {SCREENSHOT_WIDTH})")
+    parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     options = parser.parse_args(argv)
     if not options.list and options.mode is None:
         raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), or --list")
     if options.send and options.interactive:
         raise UsageError("--send and --interactive both give the client's lines; choose one")
+    if options.width is not None and not 40 <= options.width <= 400:
+        raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
+    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png")):
+        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt or .png")
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options
@@ -105,11 +116,30 @@ def run_in_process(options, mode, run, console) -> Exit:
 
     lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
     play(mode, run, lines, port=options.port)
+    events = canonical(run.trace)
     if not live:
-        console.print(LogView(canonical(run.trace), narration))
+        console.print(LogView(events, narration))
+    if options.screenshot:
+        save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
+
+
+def save_screenshot(options, events, actor_rank) -> None:
+    """Draw the finished run again, at a fixed width with ports normalised, and save it."""
+    import io
+
+    from rich.console import Console
+
+    from modes._render import THEME, LogView, Look, Narration
+    from modes._screenshot import save
+
+    recording = Console(record=True, file=io.StringIO(), width=options.width or SCREENSHOT_WIDTH,
+                        theme=THEME, highlight=False, force_terminal=True, color_system="truecolor",
+                        legacy_windows=False)
+    recording.print(LogView(events, Narration(actor_rank, Look(times=False, normalise=True))))
+    save(recording, options.screenshot, title=f"demo.py --mode {options.mode}", font=options.font)
 
 
 def classify(error: BaseException) -> tuple[Exit, str]:
@@ -118,6 +148,9 @@ def classify(error: BaseException) -> tuple[Exit, str]:
     import socket
 
     from modes._narrate import PeerClosed, describe_network_error
+
+    if type(error).__name__ == "ScreenshotError":
+        return Exit.SCREENSHOT, str(error)
 
     reason = describe_network_error(error)
     if isinstance(error, PeerClosed):

@@ -129,22 +129,26 @@ class Run:
         return self.trace.wait_for(predicate, timeout, actor=actor)
 
     # -- threads -----------------------------------------------------------------------------
-    def start(self, actor: Actor, target: Callable, *args) -> threading.Thread:
-        """Run ``target(*args)`` in a daemon thread named after ``actor`` (stable across runs)."""
+    def start(self, actor: Actor, target: Callable, *args, critical: bool = False) -> threading.Thread:
+        """Run ``target(*args)`` in a daemon thread named after ``actor`` (stable across runs).
+
+        A network error (reset, peer gone) ends only that thread and is narrated; it fails the
+        whole run only for a ``critical`` thread, such as a scripted client.
+        """
         with self._lock:
             count = self._started_by.get(actor.name, 0) + 1
             self._started_by[actor.name] = count
         name = f"{actor.name}#{count}"
         self.trace.thread_rank[name] = (self.trace.actor_rank[actor.name], count)
         spawned = self.trace.record(actor.name, HIDDEN, "start thread")
-        thread = threading.Thread(target=self._guarded, args=(actor, spawned.seq, target, args),
+        thread = threading.Thread(target=self._guarded, args=(actor, spawned.seq, target, args, critical),
                                   name=name, daemon=True)
         with self._lock:
             self._threads.append(thread)
         thread.start()
         return thread
 
-    def _guarded(self, actor: Actor, spawned_seq: int, target: Callable, args: tuple) -> None:
+    def _guarded(self, actor: Actor, spawned_seq: int, target: Callable, args: tuple, critical: bool) -> None:
         self.trace.record(actor.name, HIDDEN, "thread begins", after=spawned_seq)
         try:
             target(*args)
@@ -153,6 +157,8 @@ class Run:
         except (ConnectionError, TimeoutError) as error:
             # A peer that resets or vanishes ends this thread only; everyone else carries on.
             actor.error(describe_network_error(error))
+            if critical and not self.stopping.is_set():
+                self.failures.append(error)
         except Exception as error:  # noqa: BLE001 - reported, and turned into an exit code
             if self.stopping.is_set() and isinstance(error, OSError):
                 return
@@ -222,8 +228,8 @@ class Actor:
         self.record("socket", f"{family_name}, {kind_name}")
         return sock
 
-    def start(self, target: Callable, *args) -> threading.Thread:
-        return self.run.start(self, target, *args)
+    def start(self, target: Callable, *args, critical: bool = False) -> threading.Thread:
+        return self.run.start(self, target, *args, critical=critical)
 
     def join(self, thread: threading.Thread, timeout: float = 5.0) -> None:
         self.run.join(thread, self, timeout)
