@@ -3,6 +3,8 @@
 
     python demo.py --mode echo                 both ends in this process, scripted
     python demo.py --mode echo --interactive   you type the client's lines
+    python demo.py --mode echo --role server   only the server (students connect with nc)
+    python demo.py --mode echo --role client --host H   only the client, against H
     python demo.py --list                      the modes
 
 The launcher is thin: it parses the command line, starts the mode's server in a thread, waits
@@ -18,6 +20,7 @@ from enum import IntEnum
 import modes
 
 READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
+ROLE_PORT = 5050        # split roles need a port both sides know; 0 still means "any free port"
 SCREENSHOT_WIDTH = 80   # fixed, so a screenshot never depends on the author's terminal
 
 
@@ -59,8 +62,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="a line for the first client to send, instead of its script (repeatable)")
     parser.add_argument("--interactive", action="store_true",
                         help="type the client's lines yourself while the server runs")
-    parser.add_argument("--port", type=int, default=0, metavar="P",
-                        help="the server's port (default 0: any free port)")
+    parser.add_argument("--role", choices=("both", "server", "client"), default="both",
+                        help="both ends in this process (default), or only one of them")
+    parser.add_argument("--host", default="127.0.0.1", metavar="H",
+                        help="server: the address to bind (0.0.0.0 serves other machines); "
+                             "client: the server to connect to (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, metavar="P",
+                        help=f"the server's port (default: any free port in one process, {ROLE_PORT} for split roles)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="how long a client waits for its connection to be accepted (default 10)")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="also write the run to PATH: .svg, .html, .txt or .png")
     parser.add_argument("--width", type=int, metavar="N",
@@ -71,6 +81,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), or --list")
     if options.send and options.interactive:
         raise UsageError("--send and --interactive both give the client's lines; choose one")
+    if options.role == "server" and (options.send or options.interactive):
+        raise UsageError("--role server has no client lines: drop --send/--interactive, or use --role client")
+    if options.port is None:
+        options.port = 0 if options.role == "both" else ROLE_PORT
+    if not options.timeout > 0:
+        raise UsageError(f"--timeout {options.timeout}: give a positive number of seconds")
     if options.width is not None and not 40 <= options.width <= 400:
         raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
     if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png")):
@@ -81,19 +97,49 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def typed_lines(prompt: str):
-    """Lines the person types; Ctrl-D ends them."""
+    """Lines the person types; Ctrl-D ends them.
+
+    On a terminal, prompt_toolkit keeps the line being typed intact while narration arrives
+    from other threads (patch_stdout moves that output above the prompt).
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        while True:
+            try:
+                yield input(prompt)
+            except EOFError:
+                return
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    session = PromptSession()
     while True:
-        try:
-            yield input(prompt)
-        except EOFError:
-            return
+        with patch_stdout(raw=True):
+            try:
+                line = session.prompt(prompt)
+            except EOFError:
+                return
+        yield line
+
+
+def show_live(run, console, *, normalise: bool = False) -> None:
+    """Print each event the moment it is recorded (interactive runs and split roles)."""
+    from modes._render import Look, Narration
+
+    narration = Narration(run.trace.actor_rank, Look(times=True))
+
+    def show(event) -> None:
+        line = narration.line(event)
+        if line is not None:
+            console.print(line)
+
+    run.trace.listeners.append(show)
 
 
 def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
     """Both ends in this process: the server in a thread, clients once it says it is listening."""
     server = run.actor("server")
     run.start(server, mode.server, server, (host, port), run.ready)
-    address = run.ready.wait(READY_TIMEOUT)
+    address = reachable(run.ready.wait(READY_TIMEOUT))
     if hasattr(mode, "play"):
         mode.play(run, address, lines)
     else:   # one client, here in the main thread, so Ctrl-C reaches it at once
@@ -101,24 +147,24 @@ def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
     run.finish()
 
 
+def reachable(address) -> tuple:
+    """Where a client should connect: a server bound to every address is reachable on loopback."""
+    host, port = address[:2]
+    return ("127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host, port)
+
+
 def run_in_process(options, mode, run, console) -> Exit:
     from modes._narrate import canonical
     from modes._render import LogView, Look, Narration
 
     live = options.interactive
-    narration = Narration(run.trace.actor_rank, Look(times=live))
     if live:
-        def show(event):
-            line = narration.line(event)
-            if line is not None:
-                console.print(line)
-        run.trace.listeners.append(show)
-
+        show_live(run, console)
     lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
-    play(mode, run, lines, port=options.port)
+    play(mode, run, lines, host=options.host, port=options.port)
     events = canonical(run.trace)
     if not live:
-        console.print(LogView(events, narration))
+        console.print(LogView(events, Narration(run.trace.actor_rank, Look(times=False))))
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
@@ -142,7 +188,58 @@ def save_screenshot(options, events, actor_rank) -> None:
     save(recording, options.screenshot, title=f"demo.py --mode {options.mode}", font=options.font)
 
 
-def classify(error: BaseException) -> tuple[Exit, str]:
+def run_server_role(options, mode, run, console) -> Exit:
+    """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
+    show_live(run, console)
+    me = run.actor("server")
+    server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
+    host, port = run.ready.wait(READY_TIMEOUT)
+    for line in connect_hints(options, host, port):
+        console.print(line, style="note", markup=False, highlight=False, soft_wrap=True)
+    server.join()          # Ctrl-C interrupts this wait; the launcher then stops the run
+    run.finish(timeout=1.0)  # the mode's rules ended it: let replies in flight go out first
+    if run.failures:
+        raise run.failures[0]
+    return Exit.OK
+
+
+def connect_hints(options, host: str, port: int) -> list[str]:
+    """How students reach this server: netcat, or this program's client role."""
+    hosts = [host]
+    if host in ("0.0.0.0", "::", ""):
+        hosts = machine_addresses() or ["<this machine's address>"]
+    hints = [f"serving {options.mode} on {host}:{port} (Ctrl-C stops it); students connect with:"]
+    for address in hosts:
+        hints.append(f"  nc {address} {port}    or    python demo.py --mode {options.mode} --role client"
+                     f" --host {address} --port {port}")
+    if host in ("0.0.0.0", "::", ""):
+        hints.append("  (no address works? find it with `ip addr` on Linux, `ipconfig` on Windows)")
+    return hints
+
+
+def machine_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, as far as its own name resolves."""
+    import socket
+
+    try:
+        found = socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        return []
+    return sorted({address for address in found if not address.startswith("127.")})
+
+
+def run_client_role(options, mode, run, console) -> Exit:
+    """Only the client, against a server elsewhere: typed lines by default, or --send."""
+    show_live(run, console)
+    run.connect_timeout = options.timeout
+    lines = options.send or typed_lines("you> ")
+    mode.client(run.actor("client"), (options.host, options.port), lines)
+    if run.failures:
+        raise run.failures[0]
+    return Exit.OK
+
+
+def classify(error: BaseException, options=None) -> tuple[Exit, str]:
     """Every failure maps to an exit code here, and only here."""
     import errno
     import socket
@@ -154,19 +251,31 @@ def classify(error: BaseException) -> tuple[Exit, str]:
 
     reason = describe_network_error(error)
     if isinstance(error, PeerClosed):
-        return Exit.SERVER_GONE, f"{reason}: the server went away"
+        return Exit.SERVER_GONE, f"{reason}: the server went away mid-session"
+    where = f"{options.host}:{options.port}" if options is not None else "there"
     if isinstance(error, ConnectionRefusedError):
-        return Exit.REFUSED, reason
+        start = (f"python demo.py --mode {options.mode} --role server --port {options.port}"
+                 if options is not None else "python demo.py --role server")
+        return Exit.REFUSED, f"connection refused: nothing is listening at {where}; start the server with: {start}"
     if isinstance(error, ConnectionResetError):
         return Exit.RESET, reason
-    if isinstance(error, socket.gaierror) or getattr(error, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return Exit.UNREACHABLE, reason
+    if isinstance(error, socket.gaierror):
+        host = options.host if options is not None else "the host"
+        return Exit.UNREACHABLE, f"host unknown: {host!r} does not resolve to an address; check the spelling"
+    if getattr(error, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return Exit.UNREACHABLE, f"{reason}: no route to {where}; check the address and the network"
     if isinstance(error, TimeoutError):
-        return Exit.TIMEOUT, f"{reason}: {error}" if str(error) else reason
+        if options is not None and options.role == "client":
+            return Exit.TIMEOUT, (f"timed out: {where} did not accept the connection within {options.timeout:g} s "
+                                  "(a firewall, a wrong address, or a server too busy to accept)")
+        return Exit.TIMEOUT, f"timed out: {error}"
     if getattr(error, "errno", None) == errno.EADDRINUSE:
-        return Exit.PORT_IN_USE, f"{reason}: choose another --port, or --port 0 for any free port"
+        return Exit.PORT_IN_USE, (f"port {options.port if options else ''} is already in use (another server is "
+                                  "listening there): choose another --port, or --port 0 for any free port")
+    if getattr(error, "errno", None) == errno.EADDRNOTAVAIL:
+        return Exit.UNREACHABLE, f"{where} is not an address of this machine; bind 127.0.0.1 or 0.0.0.0"
     if isinstance(error, (BrokenPipeError, ConnectionError)):
-        return Exit.SERVER_GONE, reason
+        return Exit.SERVER_GONE, f"{reason}: the server went away"
     return Exit.FAILED, f"{type(error).__name__}: {error}"
 
 
@@ -189,16 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(theme=THEME, highlight=False)
     errors = Console(stderr=True, theme=THEME, highlight=False)
     mode = modes.load(options.mode)
-    run = Run()
+    run = Run(keep=options.role == "both")
+    roles = {"both": run_in_process, "server": run_server_role, "client": run_client_role}
     try:
-        return run_in_process(options, mode, run, console)
+        return roles[options.role](options, mode, run, console)
     except KeyboardInterrupt:
         run.stop()
         errors.print("interrupted", style="error")
         return Exit.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - mapped to one readable line and an exit code
         run.stop()
-        code, message = classify(error)
+        code, message = classify(error, options)
         errors.print(f"demo.py: {message}", style="error", markup=False, soft_wrap=True)
         return code
 

@@ -115,6 +115,7 @@ class Run:
         self.trace = Trace(keep=keep)
         self.stopping = threading.Event()
         self.ready = Ready(self)
+        self.connect_timeout: float | None = 10.0   # a connect() that hangs longer fails
         self.failures: list[BaseException] = []
         self._threads: list[threading.Thread] = []
         self._sockets: set[NarratedSocket] = set()
@@ -313,11 +314,14 @@ class NarratedSocket:
         return conn, address[:2]
 
     def connect(self, address) -> None:
+        self.real.settimeout(self.actor.run.connect_timeout)
         try:
             self.real.connect(address)
         except OSError as error:
             self._record("error", f"connect {address_text(address)}: {describe_network_error(error)}")
             raise
+        finally:
+            self.real.settimeout(None)
         self.local = self.real.getsockname()[:2]
         self.peer = self.real.getpeername()[:2]
         self._record("connect", f"to {address_text(self.peer)}; local port {self.local[1]}")

@@ -81,6 +81,7 @@ class Narration:
     look: Look = field(default_factory=Look)
     step: int = 0
     ports: dict[int, str] = field(default_factory=dict)
+    peers: set = field(default_factory=set)     # addresses accepted so far: >1 means say whose bytes
     explained: set[str] = field(default_factory=set)
 
     def style_of(self, actor: str) -> str:
@@ -95,7 +96,8 @@ class Narration:
         prefix = Text()
         prefix.append(f"{self.step:>3} ", style="step")
         if self.look.times and not self.look.normalise:
-            prefix.append(f"{event.time * 1000:>7.1f}ms ", style="time")
+            when = f"{event.time * 1000:7.1f}ms" if event.time < 10 else f"{event.time:8.2f}s"
+            prefix.append(f"{when} ", style="time")
         actor = event.actor if len(event.actor) <= ACTOR_WIDTH else event.actor[:ACTOR_WIDTH - 1] + "…"
         prefix.append(f"{actor:<{ACTOR_WIDTH}} ", style=self.style_of(event.actor))
         return EventLine(prefix, self._body(event))
@@ -122,6 +124,8 @@ class Narration:
         body = Text()
         body.append(f"{arrow} ", style=arrow_style)
         body.append(f"{event.size} B ", style="bytes")
+        if len(self.peers) > 1 and event.peer is not None and tuple(event.peer) in self.peers:
+            body.append(self._ports(f"{'from' if event.call == 'recv' else 'to'} :{event.peer[1]} "), style="bytes")
         if event.call == "recv" and event.size == 0:
             body.append("b'' ", style="closed")
             body.append("the peer closed its side", style="closed")
@@ -137,6 +141,8 @@ class Narration:
 
     # -- normalising ports -------------------------------------------------------------------
     def _learn_ports(self, event: Event) -> None:
+        if event.call == "accept" and event.peer is not None:
+            self.peers.add(tuple(event.peer))
         if not self.look.normalise:
             return
         for address in (event.local, event.peer):

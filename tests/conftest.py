@@ -92,6 +92,78 @@ def netcat() -> str:
     return path
 
 
+class DemoProcess:
+    """`python demo.py ARGS` running in the background, read as it prints."""
+
+    def __init__(self, *args: str, stdin=subprocess.PIPE) -> None:
+        self.process = subprocess.Popen([sys.executable, "-u", str(ROOT / "demo.py"), *args], cwd=ROOT,
+                                        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.seen = b""
+
+    def wait_for(self, text: str, timeout: float = 10) -> str:
+        """Read stdout until `text` appears: the child tells us it is ready by printing it."""
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"never printed {text!r}; printed {self.seen.decode(errors='replace')!r}"
+            readable, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if readable:
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                assert chunk, f"exited before printing {text!r}: {self.seen.decode(errors='replace')!r}"
+                self.seen += chunk
+        return self.seen.decode(errors="replace")
+
+    def listening_port(self) -> int:
+        """The port a server role reports in its 'serving MODE on HOST:PORT' line."""
+        import re
+        text = self.wait_for(" (Ctrl-C stops it)")
+        return int(re.search(r"serving \S+ on [^ ]+:(\d+) \(Ctrl-C", text).group(1))
+
+    def interrupt(self, timeout: float = 5) -> tuple[int, float, str]:
+        """Ctrl-C: returns (exit code, seconds it took to exit, stderr)."""
+        import signal
+        import time
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=timeout)
+        return code, time.monotonic() - started, self.process.stderr.read().decode(errors="replace")
+
+    def finish(self, input: bytes | None = None, timeout: float = 10) -> tuple[int, str, str]:
+        out, err = self.process.communicate(input=input, timeout=timeout)
+        return self.process.returncode, (self.seen + out).decode(errors="replace"), err.decode(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+@pytest.fixture
+def background():
+    started: list[DemoProcess] = []
+
+    def start(*args: str, **kwargs) -> DemoProcess:
+        process = DemoProcess(*args, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picked it; we release it at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def run_demo(*args: str, timeout: float = 20, **kwargs) -> subprocess.CompletedProcess:
     """`python demo.py ARGS` as a person would type it."""
     return subprocess.run([sys.executable, str(ROOT / "demo.py"), *args], capture_output=True,

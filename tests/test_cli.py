@@ -1,14 +1,10 @@
 """The command line: listing, usage errors, exit codes, Ctrl-C, and each mode end to end."""
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
-from conftest import ROOT, run_demo
+from conftest import run_demo
 
 import demo
 import modes
@@ -61,37 +57,12 @@ def test_a_port_in_use_is_one_line_and_its_own_exit_code():
     assert "already in use" in result.stderr and "--port 0" in result.stderr
 
 
-def wait_for_output(process: subprocess.Popen, text: str, timeout: float = 10) -> str:
-    """Read the child's stdout until `text` appears (the child signals readiness by printing)."""
-    import os
-    import select
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text.encode() not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"never printed {text!r}; got {seen!r}"
-        readable, _, _ = select.select([process.stdout], [], [], remaining)
-        if readable:
-            chunk = os.read(process.stdout.fileno(), 4096)
-            assert chunk, f"exited before printing {text!r}: {seen!r}"
-            seen += chunk
-    return seen.decode()
-
-
-def test_ctrl_c_exits_130_within_a_second_without_traceback():
-    process = subprocess.Popen([sys.executable, "-u", str(ROOT / "demo.py"), "--mode", "echo", "--interactive"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    try:
-        wait_for_output(process, "you> ")           # the server listens; the client waits for a line
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=5)
-        elapsed = time.monotonic() - started
-    finally:
-        process.kill()
-    stderr = process.stderr.read().decode()
+def test_ctrl_c_exits_130_within_a_second_without_traceback(background):
+    demo_process = background("--mode", "echo", "--interactive")
+    demo_process.wait_for("you> ")        # the server listens; the client waits for a typed line
+    code, seconds, stderr = demo_process.interrupt()
     assert code == 130
-    assert elapsed < 1.0
+    assert seconds < 1.0
     assert "Traceback" not in stderr and "interrupted" in stderr
 
 
