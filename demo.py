@@ -103,11 +103,8 @@ def typed_lines(prompt: str):
     from other threads (patch_stdout moves that output above the prompt).
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        while True:
-            try:
-                yield input(prompt)
-            except EOFError:
-                return
+        yield from piped_lines(prompt)
+        return
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
@@ -119,6 +116,44 @@ def typed_lines(prompt: str):
             except EOFError:
                 return
         yield line
+
+
+def piped_lines(prompt: str):
+    """Lines from a pipe, waiting in select() so that Ctrl-C always interrupts the wait.
+
+    A plain input() can miss a SIGINT that lands just before its read() starts (the handler only
+    sets a flag, and read() then sleeps on). The signal's wakeup fd makes select() return instead.
+    """
+    import os
+    import select
+    import signal
+
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    stdin = sys.stdin.fileno()
+    pending = b""
+    try:
+        while True:
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+            while b"\n" not in pending:
+                readable, _, _ = select.select([stdin, wake_read], [], [])
+                if wake_read in readable:
+                    os.read(wake_read, 512)      # a signal: its Python handler runs right here
+                    continue
+                chunk = os.read(stdin, 4096)
+                if not chunk:
+                    if pending:
+                        yield pending.decode("utf-8", "replace")
+                    return
+                pending += chunk
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode("utf-8", "replace").removesuffix("\r")
+    finally:
+        signal.set_wakeup_fd(-1)
+        os.close(wake_read)
+        os.close(wake_write)
 
 
 def show_live(run, console, *, normalise: bool = False) -> None:

@@ -23,6 +23,7 @@ scripted run therefore renders the same way every time.
 from __future__ import annotations
 
 import select
+import signal
 import socket
 import threading
 import time
@@ -150,6 +151,10 @@ class Run:
         return thread
 
     def _guarded(self, actor: Actor, spawned_seq: int, target: Callable, args: tuple, critical: bool) -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            # Ctrl-C must reach the main thread: a SIGINT the kernel hands to this thread instead
+            # would leave the main thread asleep in input() or recv() (Python runs handlers there).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         self.trace.record(actor.name, HIDDEN, "thread begins", after=spawned_seq)
         try:
             target(*args)
