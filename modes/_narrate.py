@@ -288,8 +288,9 @@ class NarratedSocket:
     # -- set-up ------------------------------------------------------------------------------
     def setsockopt(self, level: int, option: int, value: int) -> None:
         self.real.setsockopt(level, option, value)
-        names = {socket.SO_REUSEADDR: "SO_REUSEADDR"}
-        self._record("setsockopt", f"{names.get(option, option)} = {value}")
+        names = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
+                 (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
+        self._record("setsockopt", f"{names.get((level, option), option)} = {value}")
 
     def bind(self, address) -> None:
         try:
@@ -384,6 +385,10 @@ class NarratedSocket:
             pass
         self.real.close()
         self.actor.run._forget(self)
+
+    def setblocking(self, flag: bool) -> None:
+        """Non-blocking (False): a call that would wait raises BlockingIOError instead (selectors)."""
+        self.real.setblocking(flag)
 
     def settimeout(self, seconds: float | None) -> None:
         self.real.settimeout(seconds)
