@@ -1,0 +1,330 @@
+"""chat: everyone who connects talks to everyone else in their room; one thread serves them all.
+
+    alice                         server                          bob
+      |  connect  --------------->  |  accept: guest-1
+      |  <-- "* welcome, guest-1! ..."
+      |  "/name alice\\n"  -------->  |  recv
+      |                             |  accept: guest-2  <----------  |  connect
+      |  <-- "* guest-2 joined #lobby"          "* welcome ..." -->  |
+      |  "hi everyone!\\n"  ------->  |  recv  -- "alice: hi everyone!\\n" -->  |  recv
+      |  "/msg bob psst\\n"  ------>  |  recv  -- "[dm] alice: psst\\n" ----->  |  recv
+      |  "/quit\\n"  -------------->  |  recv  -- "* alice left\\n" ---------->  |  recv
+      |  <-- "* bye, alice"; close  |
+
+The server is one thread and one selector: ``select()`` says which sockets are ready, and every
+socket is non-blocking, so no call ever waits for one slow student.  What each client is owed
+waits in its own bounded outbox until the kernel takes it (``send`` on EVENT_WRITE).  The rules
+(names, commands, rooms) live in ``modes._chat_rules`` and never touch a socket.
+"""
+from __future__ import annotations
+
+import selectors
+import threading
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from selectors import EVENT_READ, EVENT_WRITE
+from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
+
+from modes._chat_rules import Chat, Delivery, HangUp
+from modes._framing import LineBuffer, as_text, reply_line
+from modes._narrate import HIDDEN, address_text
+
+SUMMARY = "everyone who connects talks to everyone else: names, /msg, #rooms; netcat welcome"
+SCRIPT = ("/name alice", "hi everyone!", "/msg carol sure: come to #homework",
+          "/join #homework", "b'' means the other side closed: no more bytes will come", "/quit")
+PARTS = {   # the other scripted participants; everyone takes turns: alice, bob, carol, alice, ...
+    "bob": ("/name bob", "hi alice, hi carol", "/rooms", "/list", "/quit"),
+    "carol": ("/name carol", "/msg alice can you help me with question 2?", "/join #homework",
+              "why does recv() return b''?", "/quit"),
+}
+LIVE_PARTS = {   # beside a person typing (--interactive)
+    "bob": ("/name bob", "hello! we are two scripted participants; type a line and we all see it",
+            "try /list, /msg bob hi, /join #lab, /rooms or /help", "/quit"),
+    "carol": ("/name carol", "anything you type is sent with sendall(); the server fans it out",
+              "we are leaving soon; /quit (or Ctrl-D) ends your session", "/quit"),
+}
+MAX_CLIENTS = 250          # a whole class; the next one is told the chat is full
+OUTBOX_LIMIT = 1 << 20     # bytes waiting for one client that is not reading: then it is dropped
+BACKLOG = 256              # connections the kernel holds while a class joins at once
+BUFSIZE = 64 * 1024
+STOP_CHECK = 0.25          # select() timeout: how often the loop looks whether the run is stopping
+PACE = 2.0                 # seconds between scripted turns beside a person (for human eyes)
+
+
+def is_quit(line: str) -> bool:
+    return line.strip().lower() == "/quit"
+
+
+# -- the server ---------------------------------------------------------------------------------
+def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: int = OUTBOX_LIMIT) -> None:
+    listener = me.socket()
+    listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    listener.bind(address)
+    listener.listen(BACKLOG)
+    listener.setblocking(False)           # accept() returns at once, or raises BlockingIOError
+    ready.set(listener.getsockname())
+    me.note("one thread serves everyone: select() says which sockets are ready, so no call waits")
+    clients = Clients(me, Chat(), max_clients, outbox_limit)
+    clients.selector.register(listener, EVENT_READ)
+    try:
+        while not me.run.stopping.is_set():
+            events = clients.selector.select(timeout=STOP_CHECK)
+            for key, mask in events:
+                if key.fileobj is listener:       # readable listener: someone is connecting
+                    while True:
+                        try:
+                            conn, client_address = listener.accept()
+                        except BlockingIOError:   # everyone waiting has been accepted
+                            break
+                        conn.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)   # a chat line goes out now
+                        conn.setblocking(False)
+                        clients.admit(conn, client_address)
+                    continue
+                client = key.data
+                if mask & EVENT_READ and not client.gone:
+                    try:
+                        data = client.conn.recv(BUFSIZE)  # never blocks: select said it is ready
+                    except ConnectionError:
+                        clients.drop(client, "connection reset")
+                        continue
+                    clients.received(client, data)
+                if mask & EVENT_WRITE:                    # the kernel has room again
+                    clients.unsent[client] = None
+            while clients.unsent:                         # each client's lines, in one send
+                client = next(iter(clients.unsent))
+                del clients.unsent[client]
+                if client.gone or not client.outbox:
+                    continue
+                try:
+                    sent = client.conn.send(client.outbox)   # as much as the kernel takes now
+                except BlockingIOError:
+                    sent = 0
+                except ConnectionError:
+                    clients.drop(client, "connection lost")
+                    continue
+                clients.sent(client, sent)
+            if events:
+                me.record(HIDDEN, "handled")   # a scripted run waits on this (demo only)
+    finally:
+        clients.close_all()
+        if not listener.shut:                  # else the launcher's shutdown() woke us: it closes it
+            listener.close()
+
+
+@dataclass(eq=False)
+class Client:
+    """The server's state for one connection."""
+
+    who: int
+    conn: object
+    lines: LineBuffer = field(default_factory=LineBuffer)
+    outbox: bytearray = field(default_factory=bytearray)
+    hanging_up: bool = False      # typed /quit: close once the outbox is empty
+    writing: bool = False         # registered for EVENT_WRITE (the kernel was full)
+    gone: bool = False
+
+
+class Clients:
+    """The server's bookkeeping: who is connected, their outboxes, and the chat rules."""
+
+    def __init__(self, me, chat: Chat, max_clients: int, outbox_limit: int) -> None:
+        self.me = me
+        self.chat = chat
+        self.max_clients = max_clients
+        self.outbox_limit = outbox_limit
+        self.selector = selectors.DefaultSelector()
+        self.by_who: dict[int, Client] = {}
+        self.unsent: dict[Client, None] = {}      # clients with new output, in the order it came
+
+    def admit(self, conn, client_address) -> None:
+        if len(self.by_who) >= self.max_clients:
+            self.me.say(f"refused {address_text(client_address)}: the chat is full")
+            try:
+                conn.send(reply_line(f"* sorry, the chat is full ({self.max_clients} people); try later"))
+            except OSError:
+                pass
+            conn.close()
+            return
+        who, actions = self.chat.join()
+        client = Client(who, conn)
+        self.by_who[who] = client
+        self.selector.register(conn, EVENT_READ, client)
+        self.me.say(f"{self.chat.name(who)} joined from {address_text(client_address)}")
+        self.apply(actions)
+
+    def received(self, client: Client, data: bytes) -> None:
+        messages = client.lines.feed(data) if data else client.lines.flush()
+        for message in messages:                   # whole lines only: a partial line waits
+            if client.hanging_up:
+                return
+            self.apply(self.chat.receive(client.who, message))
+        if not data and not client.gone:           # b'': the client closed its side
+            self.drop(client, "" if client.hanging_up else "connection closed")
+
+    def apply(self, actions: list) -> None:
+        too_slow = []
+        for action in actions:
+            if isinstance(action, HangUp):
+                client = self.by_who[action.who]
+                client.hanging_up = True
+                self.unsent[client] = None
+                continue
+            line = reply_line(action.text)
+            for who in action.to:
+                client = self.by_who[who]
+                client.outbox += line
+                self.unsent[client] = None
+                if len(client.outbox) > self.outbox_limit:
+                    too_slow.append(client)
+        for client in too_slow:
+            if not client.gone:
+                self.drop(client, f"not reading: {len(client.outbox)} bytes were waiting for it")
+
+    def sent(self, client: Client, count: int) -> None:
+        del client.outbox[:count]
+        if client.outbox and not client.writing:
+            self.selector.modify(client.conn, EVENT_READ | EVENT_WRITE, client)
+            client.writing = True
+        elif not client.outbox and client.writing:
+            self.selector.modify(client.conn, EVENT_READ, client)
+            client.writing = False
+        if client.hanging_up and not client.outbox:
+            self.close(client)
+
+    def drop(self, client: Client, reason: str) -> None:
+        """The client is gone (closed, reset, too slow): close it, and tell its room."""
+        already_left = client.hanging_up
+        self.close(client)
+        if not already_left:
+            self.me.say(f"{self.chat.name(client.who)} left ({reason})")
+            self.apply(self.chat.leave(client.who, reason))
+
+    def close(self, client: Client) -> None:
+        if client.gone:
+            return
+        client.gone = True
+        del self.by_who[client.who]
+        self.selector.unregister(client.conn)
+        client.conn.close()
+
+    def close_all(self) -> None:
+        for client in list(self.by_who.values()):
+            try:
+                client.conn.send(reply_line("* the server is closing; goodbye"))
+            except Exception:  # noqa: BLE001 - a courtesy line: the close below is what matters
+                pass
+            self.close(client)
+        self.selector.close()
+
+
+# -- a participant ------------------------------------------------------------------------------
+def client(me, address, lines) -> None:
+    """One participant: a reader thread prints what arrives while these lines go out."""
+    sock = me.socket()
+    sock.connect(address)
+    with sock:
+        reader = me.start(print_incoming, me, sock)
+        for line in lines:
+            sock.sendall(reply_line(line))
+            if is_quit(line):
+                break
+        else:
+            sock.shutdown(SHUT_WR)         # no more lines (Ctrl-D): the server sees b''
+        me.join(reader)                    # the server closes after saying goodbye
+
+
+def print_incoming(me, sock) -> None:
+    lines = LineBuffer()
+    while True:
+        data = sock.recv(BUFSIZE)          # whatever arrived: part of a line, or several
+        if not data:                       # b'': the server closed the connection
+            return
+        for message in lines.feed(data):
+            me.say(as_text(message))
+
+
+# -- the one-process demo -------------------------------------------------------------------------
+def play(run, address, lines) -> None:
+    """alice (the script or --send), bob and carol take turns; or a person beside bob and carol."""
+    if isinstance(lines, (list, tuple)):
+        play_scene(run, address, {"alice": lines, **PARTS})
+        return
+    person = run.actor("you")
+    person_left = threading.Event()
+    others = run.start(run.actor("bob"), play_scene, run, address, LIVE_PARTS, person_left, critical=True)
+    try:
+        client(person, address, lines)          # here in the main thread, so Ctrl-C reaches it
+    finally:
+        person_left.set()
+    run.join(others, person, timeout=30)
+
+
+def play_scene(run, address, parts: dict, person_left: threading.Event | None = None) -> None:
+    """Turns in order; each waits until everything the previous turn caused has arrived."""
+    people = {name: Participant(run.actor(name), address) for name in parts}
+    for turn in zip_longest(*parts.values()):
+        for name, line in zip(parts, turn):
+            if line is None or people[name].left:
+                continue
+            people[name].type(line)
+            if person_left is not None:
+                person_left.wait(PACE)         # pacing: a person reads along (sooner once they left)
+    for person in people.values():
+        if person.sock is not None and not person.left:
+            person.hang_up()                   # lines ran out without /quit
+
+
+class Participant:
+    """A scripted chat user: connects on its first turn, then types one line per turn."""
+
+    def __init__(self, me, address) -> None:
+        self.me = me
+        self.address = address
+        self.sock = None
+        self.reader = None
+        self.left = False
+
+    def type(self, line: str) -> None:
+        if self.sock is None:
+            self.sock = self.me.socket()
+            self.sock.connect(self.address)
+            self.reader = self.me.start(print_incoming, self.me, self.sock, critical=True)
+            self.settle(lambda e: e.call == "accept" and e.peer == self.sock.local)
+        self.sock.sendall(reply_line(line))
+        sent = self.sock.sent
+        self.settle(lambda e: e.call == "recv" and e.peer == self.sock.local and e.span[1] >= sent)
+        if is_quit(line):
+            self.leave()
+
+    def hang_up(self) -> None:
+        self.sock.shutdown(SHUT_WR)
+        self.settle(lambda e: e.call == "recv" and e.size == 0 and e.peer == self.sock.local)
+        self.leave()
+
+    def leave(self) -> None:
+        self.me.join(self.reader)
+        self.sock.close()
+        self.left = True
+
+    def settle(self, took_in) -> None:
+        """Wait until the server took in this turn and all it sent because of it has arrived."""
+        run = self.me.run
+        seen = self.me.wait_for(lambda e: e.actor == "server" and took_in(e))
+        done = self.me.wait_for(lambda e: e.actor == "server" and e.seq > seen.seq and e.call == HIDDEN
+                                and e.detail == "handled")
+        caused = [e for e in run.trace.events if seen.seq < e.seq < done.seq and e.actor == "server"]
+        for sent in (e for e in caused if e.call == "send"):
+            got = self.me.wait_for(lambda e: e.call == "recv" and e.local == sent.peer
+                                   and e.span[1] >= sent.span[1])
+            self.wait_until_shown(got)
+        for closed in (e for e in caused if e.call == "close" and e.peer is not None):
+            self.me.wait_for(lambda e: e.call == "recv" and e.size == 0 and e.local == closed.peer)
+
+    def wait_until_shown(self, got) -> None:
+        """A reader says each line a recv completed: wait for the last of them."""
+        lines = got.data.count(b"\n")
+        if lines:
+            def says(e):
+                return e.thread == got.thread and e.call == "say" and e.seq > got.seq
+            events = self.me.run.trace.events
+            self.me.wait_for(lambda e: says(e) and sum(1 for o in events if says(o) and o.seq <= e.seq) == lines)
