@@ -76,6 +76,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, metavar="N",
                         help=f"screenshot width in columns (default {SCREENSHOT_WIDTH})")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
+    parser.add_argument("--view", choices=("log", "ladder"), default="log",
+                        help="log: one line per call (default); ladder: a sequence diagram, one lane per actor")
+    parser.add_argument("--explain", action="store_true",
+                        help="a plain-language note beside the first use of each kind of socket call")
+    parser.add_argument("--wire", action="store_true",
+                        help="every byte of every send and recv, with its place in the stream")
+    parser.add_argument("--step", action="store_true", help="press Enter to show each next event (for a class)")
+    parser.add_argument("--pace", type=float, metavar="SECONDS",
+                        help="show the events one by one, this many seconds apart (for a class)")
+    parser.add_argument("--pitfall", choices=pitfall_names(), metavar="NAME",
+                        help="show a classic mistake failing, then the fix: " + "; ".join(
+                            f"{name} ({summary})" for name, summary in pitfall_names(True)))
     options = parser.parse_args(argv)
     if not options.list and options.mode is None:
         raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), or --list")
@@ -85,6 +97,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--role server has no client lines: drop --send/--interactive, or use --role client")
     if options.port is None:
         options.port = 0 if options.role == "both" else ROLE_PORT
+    if options.pace is not None and not 0 <= options.pace <= 60:
+        raise UsageError(f"--pace {options.pace}: give seconds between 0 and 60")
+    if options.pitfall and options.role != "both":
+        raise UsageError("--pitfall runs both ends in one process: drop --role")
+    if options.pitfall and options.mode not in pitfall_modes(options.pitfall):
+        raise UsageError(f"--pitfall {options.pitfall} goes with --mode {' or --mode '.join(pitfall_modes(options.pitfall))}")
     if not options.timeout > 0:
         raise UsageError(f"--timeout {options.timeout}: give a positive number of seconds")
     if options.width is not None and not 40 <= options.width <= 400:
@@ -94,6 +112,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options
+
+
+def pitfall_names(with_summary: bool = False):
+    from modes._pitfalls import PITFALLS
+    return [(name, p.summary) for name, p in PITFALLS.items()] if with_summary else list(PITFALLS)
+
+
+def pitfall_modes(name: str) -> tuple[str, ...]:
+    from modes._pitfalls import PITFALLS
+    return PITFALLS[name].modes
 
 
 def typed_lines(prompt: str):
@@ -156,11 +184,11 @@ def piped_lines(prompt: str):
         os.close(wake_write)
 
 
-def show_live(run, console, *, normalise: bool = False) -> None:
+def show_live(run, console, look=None) -> None:
     """Print each event the moment it is recorded (interactive runs and split roles)."""
     from modes._render import Look, Narration
 
-    narration = Narration(run.trace.actor_rank, Look(times=True))
+    narration = Narration(run.trace.actor_rank, look or Look(times=True))
 
     def show(event) -> None:
         line = narration.line(event)
@@ -190,21 +218,69 @@ def reachable(address) -> tuple:
 
 def run_in_process(options, mode, run, console) -> Exit:
     from modes._narrate import canonical
-    from modes._render import LogView, Look, Narration
 
     live = options.interactive
     if live:
-        show_live(run, console)
+        show_live(run, console, look_from(options, times=True))
     lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
-    play(mode, run, lines, host=options.host, port=options.port)
+    if options.pitfall:
+        from modes._pitfalls import PITFALLS
+        PITFALLS[options.pitfall].play(run, mode, lines)
+        run.finish()
+    else:
+        play(mode, run, lines, host=options.host, port=options.port)
     events = canonical(run.trace)
     if not live:
-        console.print(LogView(events, Narration(run.trace.actor_rank, Look(times=False))))
+        replay(console, make_view(options, events, run.trace.actor_rank), options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
+
+
+def look_from(options, *, times: bool = False, normalise: bool = False):
+    from modes._render import Look
+    return Look(times=times, normalise=normalise, explain=options.explain, wire=options.wire)
+
+
+def make_view(options, events, actor_rank, *, normalise: bool = False):
+    """The renderable for a finished run: the log (one line per call) or the ladder."""
+    from modes._render import LogView, Narration
+
+    narration = Narration(actor_rank, look_from(options, normalise=normalise))
+    if options.view == "ladder":
+        from modes._ladder import LadderView
+        return LadderView(events, narration)
+    return LogView(events, narration)
+
+
+def default_width(options, events) -> int:
+    """80 columns, or wider when a ladder has more lanes than 80 columns hold."""
+    if options.view != "ladder":
+        return SCREENSHOT_WIDTH
+    from modes._ladder import lane_width_needed
+    lanes = len({event.actor for event in events if not event.hidden})
+    return max(SCREENSHOT_WIDTH, min(160, lane_width_needed(lanes)))
+
+
+def replay(console, view, options) -> None:
+    """Print a finished run; with --step or --pace, one event at a time (display pacing only)."""
+    if not (options.step or options.pace):
+        console.print(view)
+        return
+    import time
+
+    steps = typed_lines("") if options.step else None
+    for row in view.rows(console.width):     # one row per event
+        console.print(row)
+        if steps is not None:
+            if next(steps, None) is None:
+                steps = None            # no more Enter presses to read: show the rest at once
+            elif console.is_terminal:
+                console.file.write("\x1b[1A")   # step back over the line the Enter key echoed
+        else:
+            time.sleep(options.pace)    # pacing: a pause for the class to read, not synchronisation
 
 
 def save_screenshot(options, events, actor_rank) -> None:
@@ -216,16 +292,16 @@ def save_screenshot(options, events, actor_rank) -> None:
     from modes._render import THEME, LogView, Look, Narration
     from modes._screenshot import save
 
-    recording = Console(record=True, file=io.StringIO(), width=options.width or SCREENSHOT_WIDTH,
+    recording = Console(record=True, file=io.StringIO(), width=options.width or default_width(options, events),
                         theme=THEME, highlight=False, force_terminal=True, color_system="truecolor",
                         legacy_windows=False)
-    recording.print(LogView(events, Narration(actor_rank, Look(times=False, normalise=True))))
+    recording.print(make_view(options, events, actor_rank, normalise=True))
     save(recording, options.screenshot, title=f"demo.py --mode {options.mode}", font=options.font)
 
 
 def run_server_role(options, mode, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
-    show_live(run, console)
+    show_live(run, console, look_from(options, times=True))
     me = run.actor("server")
     server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
     host, port = run.ready.wait(READY_TIMEOUT)
@@ -265,7 +341,7 @@ def machine_addresses() -> list[str]:
 
 def run_client_role(options, mode, run, console) -> Exit:
     """Only the client, against a server elsewhere: typed lines by default, or --send."""
-    show_live(run, console)
+    show_live(run, console, look_from(options, times=True))
     run.connect_timeout = options.timeout
     lines = options.send or typed_lines("you> ")
     mode.client(run.actor("client"), (options.host, options.port), lines)

@@ -296,7 +296,8 @@ class NarratedSocket:
         try:
             self.real.bind(address)
         except OSError as error:
-            self._record("error", f"bind {address_text(address)}: {describe_network_error(error)}")
+            self._record("error", f"bind {address_text(address)}: {describe_network_error(error)}",
+                         local=tuple(address[:2]))
             raise
         self.local = self.real.getsockname()[:2]
         asked = address_text(address)
@@ -324,7 +325,8 @@ class NarratedSocket:
         try:
             self.real.connect(address)
         except OSError as error:
-            self._record("error", f"connect {address_text(address)}: {describe_network_error(error)}")
+            self._record("error", f"connect {address_text(address)}: {describe_network_error(error)}",
+                         peer=tuple(address[:2]))
             raise
         finally:
             self.real.settimeout(None)

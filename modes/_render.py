@@ -70,6 +70,7 @@ class Look:
 
 
 ACTOR_WIDTH = 9
+PAYLOAD_SHOWN = 72      # bytes of a payload in the log view; --wire shows every byte
 CALL_WIDTH = 11
 
 
@@ -100,7 +101,20 @@ class Narration:
             prefix.append(f"{when} ", style="time")
         actor = event.actor if len(event.actor) <= ACTOR_WIDTH else event.actor[:ACTOR_WIDTH - 1] + "…"
         prefix.append(f"{actor:<{ACTOR_WIDTH}} ", style=self.style_of(event.actor))
-        return EventLine(prefix, self._body(event))
+        return EventLine(prefix, self._body(event), self._notes(event))
+
+    def _notes(self, event: Event) -> list[Text]:
+        """Lines beneath the event: its explanation the first time (--explain), its bytes (--wire)."""
+        notes = []
+        if self.look.explain:
+            from modes._explain import EXPLANATIONS, explanation_key
+            key = explanation_key(event.call, event.size, event.detail)
+            if key is not None and key not in self.explained:
+                self.explained.add(key)
+                notes.append(Text("ⓘ " + EXPLANATIONS[key], style="explain"))
+        if self.look.wire and event.call in ("send", "sendall", "recv") and event.span is not None:
+            notes.extend(wire_lines(event))
+        return notes
 
     def _body(self, event: Event) -> Text:
         call = event.call
@@ -131,7 +145,7 @@ class Narration:
             body.append("the peer closed its side", style="closed")
             return body
         data = event.data or b""
-        shown = data if self.look.wire else data[:200]
+        shown = data if self.look.wire else data[:PAYLOAD_SHOWN]
         body.append('"', style="bytes")
         body.append_text(safe_text(self._ports(shown.decode("utf-8", "backslashreplace"))))
         body.append('"', style="bytes")
@@ -145,11 +159,13 @@ class Narration:
             self.peers.add(tuple(event.peer))
         if not self.look.normalise:
             return
-        for address in (event.local, event.peer):
+        listening = {"bind": event.local, "listen": event.local, "connect": event.peer,
+                     "accept": event.local, "error": event.peer or event.local}
+        ephemeral = {"connect": event.local, "accept": event.peer}
+        for address, kind in ((listening.get(event.call), "PORT"), (ephemeral.get(event.call), "EPH")):
             if address and address[1] and address[1] not in self.ports:
-                listening = event.call in ("bind", "listen")
-                label = "PORT" if listening and "PORT" not in self.ports.values() else None
-                self.ports[address[1]] = label or f"EPH{sum(v.startswith('EPH') for v in self.ports.values()) + 1}"
+                count = sum(label.startswith(kind) for label in self.ports.values()) + 1
+                self.ports[address[1]] = kind if kind == "PORT" and count == 1 else f"{kind}{count}"
 
     def _ports(self, text: str) -> str:
         if not self.look.normalise or not self.ports:
@@ -157,20 +173,46 @@ class Narration:
         return _PORT.sub(lambda m: self.ports.get(int(m.group()), m.group()), text)
 
 
-class EventLine:
-    """One event: a fixed-width prefix (step, time, actor), then a body that wraps beneath itself."""
+def wire_lines(event: Event) -> list[Text]:
+    """Where one send or recv sits in the byte stream, and its bytes as hex if they are not text.
 
-    def __init__(self, prefix: Text, body: Text) -> None:
+    With --wire the event line itself shows every byte as escaped text (never cut short); these
+    lines add the stream offsets, so a student sees exactly where each recv boundary fell.
+    """
+    start, end = event.span
+    data = event.data or b""
+    head = Text(f"stream bytes {start}..{end}" if end > start else f"stream ends at byte {start}", style="bytes")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        rows = [head.append(" (not UTF-8: hex)", style="bytes")]
+        for offset in range(0, len(data), 16):
+            chunk = data[offset:offset + 16]
+            rows.append(Text(f"{start + offset:>6}  {chunk.hex(' '):<47}", style="payload.escape"))
+        return rows
+    return [head]
+
+
+class EventLine:
+    """One event: a fixed-width prefix (step, time, actor), then a body that wraps beneath itself,
+    then optional notes (explanations, wire bytes) in the same column."""
+
+    def __init__(self, prefix: Text, body: Text, notes: list[Text] | None = None) -> None:
         self.prefix = prefix
         self.body = body
+        self.notes = notes or []
 
     def __rich_console__(self, console, options):
         indent = self.prefix.cell_len
         width = max(20, options.max_width - indent)
+        blank = Text(" " * indent)
         for number, piece in enumerate(self.body.wrap(console, width, overflow="fold")):
             piece.rstrip()
-            head = self.prefix if number == 0 else Text(" " * indent)
-            yield Text.assemble(head, piece, end="\n")
+            yield Text.assemble(self.prefix if number == 0 else blank, piece, end="\n")
+        for note in self.notes:
+            for piece in note.wrap(console, width, overflow="fold"):
+                piece.rstrip()
+                yield Text.assemble(blank, piece, end="\n")
 
 
 class LogView:
@@ -180,8 +222,12 @@ class LogView:
         self.events = events
         self.narration = narration
 
-    def __rich_console__(self, console, options):
+    def rows(self, width: int):
+        """One renderable per visible event (for pacing, one at a time)."""
         for event in self.events:
             line = self.narration.line(event)
             if line is not None:
                 yield line
+
+    def __rich_console__(self, console, options):
+        yield from self.rows(options.max_width)

@@ -1,0 +1,42 @@
+"""What each socket call does, in plain words: shown once, beside its first appearance (--explain).
+
+Data only.  Keys are call names, plus ``recv-eof`` (recv returned b'') and ``reset``.
+"""
+
+EXPLANATIONS = {
+    "socket": "socket() makes an endpoint. AF_INET: IPv4 addresses; SOCK_STREAM: TCP, a reliable, "
+              "ordered stream of bytes between two programs.",
+    "setsockopt": "SO_REUSEADDR lets a restarted server bind its port at once, even while connections "
+                  "from its last run are still in TIME_WAIT.",
+    "bind": "bind() gives the socket its local address and port. Port 0 asks the OS for any free port; "
+            "127.0.0.1 means only this machine can connect.",
+    "listen": "listen() makes the socket passive: the kernel now completes TCP handshakes for it and "
+              "queues the new connections (the backlog) until accept() takes them.",
+    "accept": "accept() blocks until a connection is queued, then returns a NEW socket for that one "
+              "client. The listening socket stays open for the next client.",
+    "connect": "connect() does TCP's three-way handshake (SYN, SYN-ACK, ACK). The OS gives this end an "
+               "ephemeral port: a temporary local port it picks for outgoing connections.",
+    "send": "send() hands bytes to the kernel's send buffer and may take only some of them: it returns "
+            "how many. The rest must be sent again.",
+    "sendall": "sendall() calls send() until every byte is handed to the kernel. Returning does not mean "
+               "the peer has received or read them.",
+    "recv": "recv(n) returns the bytes that have arrived, at most n: part of a message, or several "
+            "messages run together. TCP keeps no message boundaries; the program must frame them.",
+    "recv-eof": "recv() returning b'' (zero bytes) means the peer closed its side: no more data will "
+                "come on this connection.",
+    "shutdown": "shutdown() ends one or both directions of the connection right away, waking any thread "
+                "blocked in accept() or recv() on this socket; close() then releases it.",
+    "close": "close() releases the socket. On a connection the kernel sends FIN, so the peer's next "
+             "recv() returns b'' once it has read everything sent before.",
+    "reset": "A reset (RST) aborts the connection at once: the peer's program died, or closed while "
+             "data was still unread. Data in flight is lost.",
+}
+
+
+def explanation_key(call: str, size: int | None, detail: str) -> str | None:
+    """Which explanation an event earns, if any."""
+    if call == "recv" and size == 0:
+        return "recv-eof"
+    if call == "error" and "reset" in detail:
+        return "reset"
+    return call if call in EXPLANATIONS else None

@@ -1,0 +1,164 @@
+"""The ladder view (--view ladder): a sequence diagram of the real run.
+
+One vertical lane per actor; an arrow for each message with its payload (cut to fit) and byte
+count; ``connect`` drawn as the connection being set up (═▶), ``close``/``shutdown`` as it ending
+(╌▶); everything else as a short label on its actor's lane.  Drawn from the same events, in the
+same canonical order, as the log view, so it is deterministic and can be screenshotted.
+
+    server               client
+      │  ◀══ connect ═══  │
+      │ accept            │
+      │  ◀── "hello\\n" 6 B │
+"""
+from __future__ import annotations
+
+from rich.text import Text
+
+from modes._narrate import Event
+from modes._render import Narration, safe_text
+
+STEP_WIDTH = 4
+MIN_LANE = 16
+
+
+def lane_width_needed(lanes: int) -> int:
+    """Columns a ladder of this many lanes needs to stay readable."""
+    return STEP_WIDTH + lanes * MIN_LANE + 4
+
+
+class LadderView:
+    """A rich renderable drawing ``events`` (canonical order) as a ladder."""
+
+    def __init__(self, events: list[Event], narration: Narration) -> None:
+        self.events = [event for event in events if not event.hidden]
+        self.narration = narration
+        self.lanes = sorted({event.actor for event in self.events},
+                            key=lambda actor: (narration.actor_rank.get(actor, 99), actor))
+        self.owner: dict[tuple, str] = {}
+        for event in self.events:
+            if event.local is not None and event.call in ("bind", "connect", "accept"):
+                self.owner.setdefault(tuple(event.local), event.actor)
+        for event in self.events:            # peers we never saw from the inside: netcat and friends
+            if event.peer is not None and event.call == "accept" and tuple(event.peer) not in self.owner:
+                label = f"peer :{event.peer[1]}"
+                self.owner[tuple(event.peer)] = label
+                self.lanes.append(label)
+
+    def __rich_console__(self, console, options):
+        yield from self.rows(options.max_width)
+
+    def rows(self, width: int):
+        """The header, then one row per visible event (for pacing, one at a time)."""
+        # Lanes start at the left; the last lane keeps room on its right for its labels.
+        first = STEP_WIDTH + 3
+        tail = max(18, width // 4)
+        lane = max(8, (width - first - tail) // max(1, len(self.lanes) - 1))
+        centres = {name: first + lane * index for index, name in enumerate(self.lanes)}
+        last = self.lanes[-1] if self.lanes else None
+        self._ports_seen = False
+        header = self._row(width, centres)
+        for name, centre in centres.items():
+            title = name if len(name) <= lane - 2 else name[:lane - 3] + "…"
+            self._put(header, max(0, centre - len(title) // 2), title, self.narration.style_of(name), width)
+        yield self._finish(header)
+        for event in self.events:
+            self.narration._learn_ports(event)
+            self.narration.step += 1
+            row = self._row(width, centres)
+            self._put(row, 0, f"{self.narration.step:>3}", "step", width)
+            room = (width - centres[event.actor] - 2) if event.actor == last else lane - 3
+            self._draw(row, event, centres, room, width)
+            yield self._finish(row)
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _draw(self, row, event: Event, centres: dict, room: int, width: int) -> None:
+        me = centres[event.actor]
+        style = self.narration.style_of(event.actor)
+        target = self.owner.get(tuple(event.peer)) if event.peer is not None else None
+        there = centres.get(target) if target is not None else None
+        if event.call in ("send", "sendall") and there is not None and there != me:
+            label = self._payload(event)
+            self._arrow(row, me, there, "─", label, "arrow.send", width)
+        elif event.call == "connect" and there is not None and there != me:
+            self._arrow(row, me, there, "═", Text("connect"), "arrow.send", width)
+        elif event.call in ("close", "shutdown") and there is not None and there != me:
+            self._arrow(row, me, there, "╌", Text(event.call), "closed", width)
+        else:
+            self._put(row, me, "●", style, width)
+            self._label(row, me + 2, self._caption(event), width, limit=room)
+
+    def _caption(self, event: Event) -> Text:
+        narration = self.narration
+        if event.call == "recv":
+            if event.size == 0:
+                return Text("recv b'' (peer closed)", style="closed")
+            return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
+        if event.call == "say":
+            return Text("» ", style="dim").append_text(safe_text(narration._ports(event.detail), style="say"))
+        if event.call == "note":
+            return Text("# " + narration._ports(event.detail), style="note")
+        if event.call == "error":
+            return safe_text("✗ " + narration._ports(event.detail), style="error")
+        words = {"bind": f"bind {narration._ports(event.detail).split(' -> got ')[-1]}",
+                 "accept": f"accept {narration._ports(event.detail)}",
+                 "setsockopt": f"setsockopt {event.detail.split(' =')[0]}"}
+        return Text(words.get(event.call, event.call), style="call")
+
+    def _payload(self, event: Event) -> Text:
+        text = safe_text(self.narration._ports((event.data or b"").decode("utf-8", "backslashreplace")))
+        return Text.assemble(Text('"', style="bytes"), text, Text(f'" {event.size} B', style="bytes"))
+
+    def _arrow(self, row, start: int, end: int, line: str, label: Text, style: str, width: int) -> None:
+        left, right = sorted((start, end))
+        span = right - left - 1
+        body = [line] * span
+        if end > start:
+            body[-1] = "▶"
+        else:
+            body[0] = "◀"
+        self._put(row, left + 1, "".join(body), style, width)
+        room = span - 6                      # keep two line cells and the head clear at each end
+        if room >= 3:
+            if label.cell_len > room:
+                label = label[:room - 1] + Text("…")
+            label = Text(" ") + label + Text(" ")
+            offset = left + 1 + (span - label.cell_len) // 2
+            self._put_text(row, offset, label, width)
+
+    def _label(self, row, column: int, label: Text, width: int, limit: int) -> None:
+        limit = min(limit, width - column)
+        if limit <= 1:
+            return
+        if label.cell_len > limit:
+            label = label[:limit - 1] + Text("…")
+        self._put_text(row, column, label, width)
+
+    # -- a row is a list of (character, style) cells -----------------------------------------
+    @staticmethod
+    def _row(width: int, centres: dict) -> list:
+        row = [(" ", None)] * width
+        for centre in centres.values():
+            if centre < width:
+                row[centre] = ("│", "rule")
+        return row
+
+    @staticmethod
+    def _put(row, column: int, text: str, style, width: int) -> None:
+        for offset, char in enumerate(text):
+            if 0 <= column + offset < width:
+                row[column + offset] = (char, style)
+
+    @staticmethod
+    def _put_text(row, column: int, text: Text, width: int) -> None:
+        for offset, char in enumerate(text.plain):
+            if 0 <= column + offset < width:
+                styles = [span.style for span in text.spans if span.start <= offset < span.end]
+                row[column + offset] = (char, styles[-1] if styles else text.style or None)
+
+    @staticmethod
+    def _finish(row) -> Text:
+        line = Text(end="\n")
+        for char, style in row:
+            line.append(char, style=style)
+        line.rstrip()
+        return line

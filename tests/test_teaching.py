@@ -1,0 +1,145 @@
+"""The teaching layer: --explain, --view ladder, --wire, pacing and the pitfall demonstrations."""
+from __future__ import annotations
+
+import ast
+import io
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_demo, run_mode
+from rich.console import Console
+
+from modes._explain import EXPLANATIONS
+from modes._ladder import LadderView
+from modes._narrate import Event, canonical
+from modes._pitfall_runs import EVIL_PICKLE, pickle_ops
+from modes._render import THEME, Look, Narration, wire_lines
+
+
+def lines_of(result) -> list[str]:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_explain_notes_each_kind_of_call_once_beside_its_first_use():
+    out = lines_of(run_demo("--mode", "echo", "--explain"))
+    for key in ("socket", "setsockopt", "bind", "listen", "accept", "connect", "sendall", "recv", "close"):
+        first_words = EXPLANATIONS[key][:30]
+        hits = [number for number, line in enumerate(out) if first_words in line]
+        assert len(hits) == 1, (key, hits)
+        call_line = next(number for number, line in enumerate(out) if f" {key} " in line or line.endswith(f" {key}"))
+        assert call_line < hits[0] <= call_line + 4, key   # right beneath that first call
+
+
+def test_explain_spells_out_b_empty_once():
+    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "reuseaddr", "--explain")))
+    assert out.count("b'' the peer closed its side") == 2
+    assert out.count("recv() returning b''") == 1
+
+
+def ladder_text(run, width=80) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, theme=THEME, record=True)
+    narration = Narration(run.trace.actor_rank, Look(times=False, normalise=True))
+    console.print(LadderView(canonical(run.trace), narration))
+    return console.export_text().splitlines()
+
+
+def test_ladder_has_a_lane_per_actor_and_an_arrow_per_message():
+    run = run_mode("echo")
+    rows = ladder_text(run)
+    assert rows[0].split() == ["server", "client"]
+    assert all(len(row) <= 80 for row in rows)
+    sends = [e for e in canonical(run.trace) if e.call == "sendall"]
+    arrows = [row for row in rows if "─▶" in row or "◀─" in row]
+    assert len(arrows) == len(sends)
+    assert any('"hello\\n" 6 B' in row and "◀" in row for row in rows)          # client -> server
+    assert any('"ECHO: hello' in row and "▶" in row for row in rows)            # server -> client
+    assert any("connect" in row and "═" in row for row in rows)
+    assert any("close" in row and "╌" in row for row in rows)
+
+
+def test_ladder_is_the_same_every_run():
+    assert ladder_text(run_mode("echo")) == ladder_text(run_mode("echo"))
+
+
+def test_ladder_from_the_command_line():
+    out = lines_of(run_demo("--mode", "number-add", "--view", "ladder"))
+    assert out[0].split() == ["server", "client"]
+
+
+def test_wire_shows_stream_offsets_and_hex_for_binary():
+    data = b"\xff\x00binary"
+    event = Event(0, "server", "recv", data=data, size=len(data), span=(6, 6 + len(data)))
+    text = [line.plain for line in wire_lines(event)]
+    assert text[0].startswith("stream bytes 6..14 (not UTF-8: hex)")
+    assert "ff 00 62 69 6e 61 72 79" in text[1]
+    out = "\n".join(lines_of(run_demo("--mode", "echo", "--wire", "--send", "hello", "--send", "quit")))
+    assert "stream bytes 0..6" in out and "stream bytes 6..11" in out
+
+
+def test_wire_never_cuts_a_payload_short():
+    long_line = "y" * 300
+    short = "\n".join(lines_of(run_demo("--mode", "echo", "--send", long_line, "--send", "quit")))
+    assert "…(+229 B)" in short                              # the log view cuts 301 bytes to 72
+    wire = "\n".join(lines_of(run_demo("--mode", "echo", "--wire", "--send", long_line, "--send", "quit")))
+    assert "…(+" not in wire
+    assert "stream bytes 0..301" in wire
+
+
+def test_step_and_pace_show_the_same_lines():
+    normal = run_demo("--mode", "echo")
+    stepped = run_demo("--mode", "echo", "--step", input="\n" * 200)
+    paced = run_demo("--mode", "echo", "--pace", "0")
+    for result in (stepped, paced):
+        assert result.returncode == 0, result.stderr
+        assert len(result.stdout.splitlines()) == len(normal.stdout.splitlines())
+
+
+@pytest.mark.parametrize("mode", ["echo", "number-add"])
+def test_pitfall_stream_merges_then_splits_then_frames(mode):
+    out = "\n".join(lines_of(run_demo("--mode", mode, "--pitfall", "stream")))
+    assert 'recv       ← 12 B "hello\\nworld\\n"' in out
+    assert "naive server got 1 message of 1024 bytes" in out
+    assert "framed message: 'hello'" in out and "framed message: 'world'" in out
+    assert "framed message: 2499 bytes, whole" in out
+
+
+def test_pitfall_sleep_race_is_refused_then_connects():
+    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "sleep-race")))
+    refused = out.index("connection refused")
+    assert refused < out.index("connect    to 127.0.0.1:")
+    assert "connected and sent on the first try" in out
+
+
+def test_pitfall_reuseaddr_fails_then_restarts():
+    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "reuseaddr")))
+    assert out.count("address already in use") == 1
+    assert out.index("address already in use") < out.index("restarted on the same port at once")
+
+
+def test_pitfall_pickle_only_disassembles():
+    assert pickle_ops(EVIL_PICKLE)[:1] == ["GLOBAL 'os system'"]
+    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "pickle")))
+    assert "GLOBAL 'os system'" in out and "REDUCE" in out
+    assert "pwned\n" not in out.replace("'echo pwned'", "")     # nothing ran the command
+
+
+def test_a_pitfall_needs_its_mode():
+    result = run_demo("--mode", "number-add", "--pitfall", "pickle")
+    assert result.returncode == 2 and "goes with --mode" in result.stderr
+
+
+def product_files() -> list[Path]:
+    return [ROOT / "demo.py", *sorted((ROOT / "modes").glob("*.py"))]
+
+
+def test_no_product_code_unpickles_evals_or_execs():
+    for path in product_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            where = f"{path.name}:{node.lineno}"
+            assert not (isinstance(func, ast.Name) and func.id in ("eval", "exec")), where
+            owner = getattr(func.value, "id", None) if isinstance(func, ast.Attribute) else None
+            assert owner not in ("pickle", "marshal", "shelve", "cPickle"), where
