@@ -1,0 +1,198 @@
+"""Two clients, one server: the pairing shared by the ``ordering`` and ``relay`` modes.
+
+The server has three kinds of thread, and they talk only through one inbox (a ``Mailbox``):
+
+    acceptor  (the mode's server())   accept()  ------------------->  Arrived(conn, address)
+    reader    (listen_to, one per client) recv() whole lines ------->  Heard(client, line)
+                                          ... b'' or a reset ------->  Heard(client, None)
+    host      (serve_pairs)           takes the items in order: pairs two clients up (X, then Y),
+                                      runs the mode's session, closes both, says "Done.", repeats
+
+Only the host writes to or closes a client's connection, so two threads never share a send; a
+reader only reads, and its last act is to report its client gone.  So the host always knows:
+
+- a client who leaves while waiting for a partner (its reader reports it): say so, close it, and
+  wait for a replacement;
+- a third client while two are talking (the acceptor still accepts): tell it the session is
+  full, and close it;
+- a client who leaves mid-session: the mode's session decides (``next_message`` returns None).
+
+Readiness, turns and shutdown are signals (the inbox, ``shutdown()`` waking a blocked ``recv``),
+never sleeps.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from socket import SHUT_RDWR
+
+from modes._framing import LineBuffer, TooLong, recv_line, reply_line
+from modes._narrate import Stopped, address_text
+
+NAMES = ("X", "Y")                   # the first connection is client X, the second client Y
+ORDINALS = ("first", "second")
+BUFSIZE = 1024
+SESSION_FULL = "error: the session is full (two clients are talking); try again later"
+NOT_YET = "error: please wait: the server confirms you once a second client has connected"
+CLOSING = "the acceptor has stopped"  # the acceptor's last item: the host ends too
+PATIENCE = 24 * 60 * 60.0            # seconds a scripted client waits on a person's typing
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected client as the host sees it."""
+
+    name: str                                # "X" or "Y"
+    conn: object                             # its connection (a NarratedSocket)
+    address: tuple
+    reader: threading.Thread | None = None   # the thread that reads its lines
+    gone: bool = False                       # its reader has reported the end of its stream
+
+
+@dataclass(frozen=True)
+class Arrived:
+    conn: object
+    address: tuple
+
+
+@dataclass(frozen=True)
+class Heard:
+    client: Client
+    message: bytes | TooLong | None          # None: the client closed, reset or vanished
+
+
+def accepted(position: int) -> str:
+    """What the server prints as it accepts the first or second connection (the seed's wording)."""
+    return f"Accepted {ORDINALS[position]} connection, calling it client {NAMES[position]}"
+
+
+def confirmation(name: str) -> str:
+    """What the server tells each client once both are connected (the seed's wording)."""
+    return f"Client {name} has connected."
+
+
+def listen_to(me, client: Client, inbox) -> None:
+    """A client's reader thread (the seed's one thread per client): whole lines to the host."""
+    lines = LineBuffer()
+    try:
+        while (message := recv_line(client.conn, lines, BUFSIZE)) is not None:
+            inbox.put(me, Heard(client, message))
+    except ConnectionError:
+        pass                                 # narrated where it happened; to the host: gone
+    finally:
+        inbox.put(me, Heard(client, None))   # always the reader's last word
+
+
+class Pair:
+    """The two clients of one session, and the host's view of the inbox while they talk."""
+
+    def __init__(self, me, inbox, x: Client, y: Client) -> None:
+        self.me = me
+        self.inbox = inbox
+        self.clients = (x, y)
+
+    def other(self, client: Client) -> Client:
+        return self.clients[1] if client is self.clients[0] else self.clients[0]
+
+    def next_message(self) -> tuple[Client, bytes | TooLong | None]:
+        """The next line from either client, or (client, None) when one has gone.
+
+        Meanwhile a newcomer is told the session is full; the acceptor stopping raises Stopped.
+        """
+        while True:
+            item = self.inbox.get(self.me, timeout=None)
+            if item is CLOSING:
+                raise Stopped
+            if isinstance(item, Arrived):
+                turn_away(self.me, item)
+            elif item.client in self.clients and not item.client.gone:
+                item.client.gone = item.message is None
+                return item.client, item.message
+
+
+def serve_pairs(me, inbox, session) -> None:
+    """The host: the seed's server loop, forever (a one-process run ends it through the inbox)."""
+    while True:
+        me.say("The server is waiting to receive two connections....")
+        pair = gather_pair(me, inbox)
+        try:
+            session(me, pair)
+        finally:
+            close_pair(me, pair)
+        me.say("Done.")
+
+
+def gather_pair(me, inbox) -> Pair:
+    """Accepted connections become client X, then client Y; one who leaves meanwhile is replaced."""
+    waiting: list[Client] = []
+    while len(waiting) < 2:
+        item = inbox.get(me, timeout=None)
+        if item is CLOSING:
+            for client in waiting:
+                shut_and_close(me, client)
+            raise Stopped
+        if isinstance(item, Arrived):
+            me.say(accepted(len(waiting)))
+            client = Client(NAMES[len(waiting)], item.conn, item.address)
+            client.reader = me.start(listen_to, me, client, inbox)
+            waiting.append(client)
+        elif item.message is None:
+            client = item.client
+            me.say(f"Client {client.name} disconnected while waiting for a partner; "
+                   "waiting for a replacement")
+            waiting.remove(client)
+            client.conn.close()
+            me.join(client.reader)
+        else:
+            tell(item.client, NOT_YET)       # the seed's clients wait for their confirmation
+    return Pair(me, inbox, *waiting)
+
+
+def close_pair(me, pair: Pair) -> None:
+    """The seed's last steps: close both connections, join both threads."""
+    me.note("shutdown() on each connection wakes its reader thread: its recv() returns b''")
+    for client in pair.clients:
+        client.conn.shutdown(SHUT_RDWR)
+    stopping = False
+    while not all(client.gone for client in pair.clients):
+        try:
+            pair.next_message()              # drain: late lines are dropped, newcomers turned away
+        except Stopped:
+            stopping = True                  # the readers still report in; then stop
+    for client in pair.clients:
+        client.conn.close()
+    for client in pair.clients:
+        me.join(client.reader)
+    if stopping:
+        raise Stopped
+
+
+def shut_and_close(me, client: Client) -> None:
+    client.conn.shutdown(SHUT_RDWR)
+    me.join(client.reader)
+    client.conn.close()
+
+
+def turn_away(me, arrival: Arrived) -> None:
+    """A third client while two are talking: one clear line, then close."""
+    me.say(f"A client from {address_text(arrival.address)} was turned away: the session is full")
+    try:
+        arrival.conn.sendall(reply_line(SESSION_FULL))
+    except ConnectionError:
+        pass                                 # it left already; nothing more to tell it
+    arrival.conn.close()
+
+
+def tell(client: Client, text: str) -> None:
+    """One reply line in one sendall; a client that has vanished is reported by its reader."""
+    try:
+        client.conn.sendall(reply_line(text))
+    except ConnectionError:
+        pass
+
+
+# -- one-process runs -------------------------------------------------------------------------
+def connect_second(me, address, lines, client) -> None:
+    """Client Y's thread: connect only once the server has named client X, so names never swap."""
+    me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == accepted(0))
+    client(me, address, lines)

@@ -1,0 +1,186 @@
+"""relay: two clients chat through the server, which sends every line to both; "Bye" ends it.
+
+    client X                        server                            client Y
+      |  connect  ----------------> accept: "client X"                   |
+      |                             accept: "client Y"  <-------------  connect
+      |  <-- "Client X has connected.\\n"    "Client Y has connected.\\n" -->  |
+      |  "Hi Y\\n"  ---------------> recv (X's reader thread)              |
+      |  <-- "X: Hi Y\\n"            sendall to both      "X: Hi Y\\n" -->   |
+      |                             recv (Y's reader)  <-----  "Hi X\\n"    |
+      |  <-- "Y: Hi X\\n"            sendall to both      "Y: Hi X\\n" -->   |
+      |  "Bye\\n"  ----------------> recv: "Bye" ends the chat for both     |
+      |  <-- "X: Bye\\n"             sendall to both      "X: Bye\\n" -->    |
+      |  recv -> b''                shutdown, close both  recv -> b''      |
+
+Framing is the lesson here.  TCP delivers bytes, not messages: two quick sends may arrive in one
+recv, and the seed's server, comparing each recv with "Bye", never saw a "Bye" that came glued to
+the line before it.  Here every message is one line, so the server splits the stream at newlines
+and sees each "Bye" on its own.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import suppress
+from socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET
+
+from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from modes._narrate import PeerClosed
+from modes._pair import CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell
+
+SUMMARY = "two clients chat through the server, which relays every line to both; 'Bye' ends it"
+SCRIPT = ("Hi Y, can you hear me?",                  # client X's lines
+          "Every line goes to the server first",
+          "Bye")
+Y_SCRIPT = ("Loud and clear, X",                     # client Y answers each of X's lines, in turn
+            "and it sends each one back to both of us")
+CHAT_OVER = "The chat is over."
+
+
+def is_bye(text: str) -> bool:
+    return text.strip().lower() == "bye"
+
+
+def labelled(name: str, text: str) -> str:
+    """What both clients receive for one message: the sender's name, then its words."""
+    return f"{name}: {text}"
+
+
+def server(me, address, ready) -> None:
+    listener = me.socket()                              # socket(AF_INET, SOCK_STREAM)
+    listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)    # restart at once on the same port
+    listener.bind(address)
+    listener.listen()
+    ready.set(listener.getsockname())
+    me.note(f"framing: {RULE}")
+    inbox = me.mailbox()
+    host = me.start(serve_pairs, me, inbox, relay_chat)  # pairs clients up, chat by chat
+    try:
+        while True:                                     # accepting never stops: a third client is
+            conn, client_address = listener.accept()   # told the session is full, not left hanging
+            inbox.put(me, Arrived(conn, client_address))
+    finally:
+        inbox.put(me, CLOSING)
+        me.join(host)
+
+
+def relay_chat(me, pair) -> None:
+    """The seed's extra credit: every line from either client goes to both, until a "Bye"."""
+    for client in pair.clients:                         # only now, with both here, may they send
+        with suppress(ConnectionError):                 # one who vanished: its reader reports it
+            client.conn.sendall(reply_line(confirmation(client.name)))
+    me.say("Waiting to receive messages from client X and client Y....")
+    me.note("each line goes to both clients, labelled with its sender; 'Bye' from either ends the chat")
+    while True:
+        sender, message = pair.next_message()           # one whole line, whoever sent it
+        if message is None:
+            me.say(f"Client {sender.name} left: the chat is over")
+            tell(pair.other(sender), f"Client {sender.name} left: the chat is over")
+            return
+        try:
+            text = decode_line(message)
+        except BadText as problem:
+            tell(sender, str(problem))                  # only the sender hears about its mistake
+            continue
+        for client in pair.clients:                     # the sender too: it sees what went through
+            with suppress(ConnectionError):
+                client.conn.sendall(reply_line(labelled(sender.name, text)))
+        if is_bye(text):
+            me.say(f"Client {sender.name} said Bye: the chat is over")
+            return
+
+
+def client(me, address, lines) -> None:
+    sock = me.socket()
+    sock.connect(address)
+    with sock:
+        incoming = LineBuffer()
+        welcome = recv_line(sock, incoming)             # the server confirms once both are here
+        if welcome is None:
+            raise PeerClosed("the server closed the connection before confirming it")
+        me.say(as_text(welcome))
+        if welcome.startswith(b"error:"):               # turned away: the session is full
+            return
+        over = threading.Event()
+        receiver = me.start(show_incoming, me, sock, incoming, over)   # the seed's receiving thread
+        for line in lines:                              # as many lines as the person likes
+            if over.is_set():
+                break                                   # the chat ended while they were typing
+            sock.sendall(reply_line(line))
+            if is_bye(line):
+                break
+        else:
+            if not over.is_set():
+                sock.shutdown(SHUT_WR)                  # no more lines: tell the server we are done
+        me.join(receiver)                               # until the server closes the chat
+
+
+def show_incoming(me, sock, incoming, over: threading.Event) -> None:
+    """Print every line the server relays (the partner's and our own) until it closes."""
+    try:
+        while (line := recv_line(sock, incoming)) is not None:
+            me.say(as_text(line))
+    except ConnectionError:
+        pass                                            # narrated where it happened
+    over.set()
+    me.say(CHAT_OVER)
+
+
+# -- one-process runs: the scripted clients take turns ----------------------------------------
+def play(run, address, lines) -> None:
+    """Client X here (it may be a person typing), client Y in a thread answering each X line."""
+    x, y = run.actor("client X"), run.actor("client Y")
+    thread = run.start(y, connect_second, y, address, answers(y, Y_SCRIPT), client, critical=True)
+    client(x, address, lead(x, lines))
+    x.join(thread)
+
+
+class Screen:
+    """What one client has shown so far, read from the trace: how scripted turns are taken."""
+
+    def __init__(self, me, viewer: str) -> None:
+        self.me = me
+        self.viewer = viewer
+        self.seen = -1
+
+    def next_line(self, timeout: float = 5.0) -> str:
+        event = self.me.wait_for(lambda e: e.seq > self.seen and e.actor == self.viewer and e.call == "say",
+                                 timeout=timeout)
+        self.seen = event.seq
+        return event.detail
+
+
+def lead(me, lines):
+    """Client X's lines, each sent once the turn before it has reached both screens."""
+    own, partner = Screen(me, "client X"), Screen(me, "client Y")
+    own.next_line(), partner.next_line()                # both confirmations
+    unanswered = len(Y_SCRIPT)
+    for line in lines:
+        yield line
+        if is_bye(line):
+            return
+        shown = own.next_line()
+        if shown == CHAT_OVER:
+            return
+        if shown.startswith("error:"):                  # refused, not relayed: no turn was taken
+            continue
+        if partner.next_line() == CHAT_OVER:
+            return
+        if unanswered:
+            unanswered -= 1
+            if CHAT_OVER in (own.next_line(), partner.next_line()):
+                return
+
+
+def answers(me, replies):
+    """Client Y's lines: one answer after each of X's lines has reached both screens."""
+    own, partner = Screen(me, "client Y"), Screen(me, "client X")
+    own.next_line(), partner.next_line()                # both confirmations
+    for reply in replies:
+        heard = own.next_line(PATIENCE)                 # X may be a person, taking their time
+        if not heard.startswith("X: ") or is_bye(heard[3:]):
+            break
+        partner.next_line()
+        yield reply
+        own.next_line(), partner.next_line()
+    while own.next_line(PATIENCE) != CHAT_OVER:        # then listen until the chat is over
+        pass
