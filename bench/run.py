@@ -1,0 +1,91 @@
+"""One command for every benchmark; writes bench/RESULTS.md with the machine and the date.
+
+    python bench/run.py            # all of them (about a minute)
+    python bench/run.py --quick    # fewer repetitions, for a smoke check
+
+What it measures (benchmarks, not timed tests):
+- each scripted mode's whole process, as a ratio to the floor program (bench/startup.py);
+- chat at classroom load and in a burst, against `ncat --chat` in the same run (bench/chat_load.py);
+- regenerating every screenshot (bench/screenshots.py).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}")
+
+
+def section(title: str, measure) -> tuple[str, dict | None]:
+    try:
+        return title, measure()
+    except Exception as error:  # noqa: BLE001 - a missing tool is reported in RESULTS.md, not hidden
+        return title, {"error": f"{type(error).__name__}: {error}"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    options = parser.parse_args()
+
+    import startup
+    results = [section("Start-up: whole process per scripted mode", lambda: startup.measure(5 if options.quick else 15))]
+    try:
+        import chat_load
+        results.append(section("Chat: 200 clients against ncat --chat", lambda: chat_load.measure(quick=options.quick)))
+    except ImportError as error:
+        results.append(("Chat: 200 clients against ncat --chat", {"error": f"not available: {error}"}))
+    try:
+        import screenshots
+        results.append(section("Screenshots: regenerating images/", screenshots.measure))
+    except ImportError as error:
+        results.append(("Screenshots: regenerating images/", {"error": f"not available: {error}"}))
+
+    lines = ["# Benchmark results", "",
+             f"Measured {datetime.date.today().isoformat()} on {machine()}, by `python bench/run.py"
+             f"{' --quick' if options.quick else ''}`.", ""]
+    for title, figures in results:
+        lines += [f"## {title}", "", *render(figures), ""]
+    Path(options.output).write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+def render(figures) -> list[str]:
+    """Nested dicts as a Markdown list: the benchmarks' own keys name their figures."""
+    out = []
+
+    def walk(value, depth: int) -> None:
+        for key, item in value.items():
+            if isinstance(item, dict):
+                out.append(f"{'  ' * depth}- {key}:")
+                walk(item, depth + 1)
+            else:
+                out.append(f"{'  ' * depth}- {key}: {item}")
+
+    walk(figures or {}, 0)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
