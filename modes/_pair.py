@@ -35,6 +35,8 @@ BUFSIZE = 1024
 SESSION_FULL = "error: the session is full (two clients are talking); try again later"
 NOT_YET = "error: please wait: the server confirms you once a second client has connected"
 CLOSING = "the acceptor has stopped"  # the acceptor's last item: the host ends too
+WAITING = "The server is waiting to receive two connections...."
+DONE = "Done."
 PATIENCE = 24 * 60 * 60.0            # seconds a scripted client waits on a person's typing
 
 
@@ -113,13 +115,13 @@ class Pair:
 def serve_pairs(me, inbox, session) -> None:
     """The host: the seed's server loop, forever (a one-process run ends it through the inbox)."""
     while True:
-        me.say("The server is waiting to receive two connections....")
+        me.say(WAITING)
         pair = gather_pair(me, inbox)
         try:
             session(me, pair)
         finally:
             close_pair(me, pair)
-        me.say("Done.")
+        me.say(DONE)
 
 
 def gather_pair(me, inbox) -> Pair:
@@ -196,3 +198,13 @@ def connect_second(me, address, lines, client) -> None:
     """Client Y's thread: connect only once the server has named client X, so names never swap."""
     me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == accepted(0))
     client(me, address, lines)
+
+
+def wait_until_ready_again(me) -> None:
+    """The end of a one-process run: the server has said "Done." and waits for the next pair.
+
+    Without this wait the launcher's finish() could overtake the server's last steps, and the
+    run would end at a different point from one time to the next.
+    """
+    done = me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == DONE)
+    me.wait_for(lambda e: e.seq > done.seq and e.actor == "server" and e.call == "say" and e.detail == WAITING)

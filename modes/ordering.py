@@ -20,8 +20,8 @@ from socket import SO_REUSEADDR, SOL_SOCKET
 
 from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
 from modes._narrate import PeerClosed
-from modes._pair import (CLOSING, NAMES, PATIENCE, Arrived, confirmation, connect_second, serve_pairs,
-                         tell)
+from modes._pair import (CLOSING, NAMES, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
+                         wait_until_ready_again)
 
 SUMMARY = "two clients send one message each; the server says whose arrived first"
 SCRIPT = ("I connected first",)                      # client X's message
@@ -124,6 +124,7 @@ def play(run, address, lines, *, first: str = FIRST_TO_SEND) -> None:
     thread = run.start(y, connect_second, y, address, scripts["Y"], client, critical=True)
     client(x, address, scripts["X"])
     x.join(thread)
+    wait_until_ready_again(x)
 
 
 def after_arrival_of(first: str, me, lines):

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import threading
 from contextlib import suppress
-from socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET
+from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
 from modes._narrate import PeerClosed
-from modes._pair import CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell
+from modes._pair import (CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
+                         wait_until_ready_again)
 
 SUMMARY = "two clients chat through the server, which relays every line to both; 'Bye' ends it"
 SCRIPT = ("Hi Y, can you hear me?",                  # client X's lines
@@ -57,7 +58,8 @@ def server(me, address, ready) -> None:
     try:
         while True:                                     # accepting never stops: a third client is
             conn, client_address = listener.accept()   # told the session is full, not left hanging
-            inbox.put(me, Arrived(conn, client_address))
+            conn.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)    # a chat line goes out now, not after
+            inbox.put(me, Arrived(conn, client_address))   # the last one is acknowledged (Nagle)
     finally:
         inbox.put(me, CLOSING)
         me.join(host)
@@ -132,6 +134,7 @@ def play(run, address, lines) -> None:
     thread = run.start(y, connect_second, y, address, answers(y, Y_SCRIPT), client, critical=True)
     client(x, address, lead(x, lines))
     x.join(thread)
+    wait_until_ready_again(x)
 
 
 class Screen:
