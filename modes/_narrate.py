@@ -433,7 +433,10 @@ class NarratedSocket:
         fields.setdefault("peer", self.peer)
         return self.actor.record(call, detail, **fields)
 
-    def _record_data(self, call: str, data: bytes, offset: int) -> Event:
+    def _record_data(self, call: str, data: bytes, offset: int) -> Event | None:
+        trace = self.actor.run.trace
+        if not trace.keep and not trace.listeners:
+            return None   # fast path: nobody will ever read this event (a long-lived server at scale)
         return self._record(call, "", data=bytes(data[:PAYLOAD_KEPT]), size=len(data),
                             span=(offset, offset + len(data)))
 
