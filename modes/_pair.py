@@ -23,7 +23,7 @@ never sleeps.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 from socket import SHUT_RDWR
 
 from modes._framing import LineBuffer, TooLong, recv_line, reply_line
@@ -40,25 +40,27 @@ DONE = "Done."
 PATIENCE = 24 * 60 * 60.0            # seconds a scripted client waits on a person's typing
 
 
-@dataclass(eq=False)
 class Client:
-    """One connected client as the host sees it."""
+    """One connected client as the host sees it (compared by identity: two clients never equal)."""
 
-    name: str                                # "X" or "Y"
-    conn: object                             # its connection (a NarratedSocket)
-    address: tuple
-    reader: threading.Thread | None = None   # the thread that reads its lines
-    gone: bool = False                       # its reader has reported the end of its stream
+    def __init__(self, name: str, conn, address: tuple) -> None:
+        self.name = name                         # "X" or "Y"
+        self.conn = conn                         # its connection (a NarratedSocket)
+        self.address = address
+        self.reader: threading.Thread | None = None   # the thread that reads its lines
+        self.gone = False                        # its reader has reported the end of its stream
 
 
-@dataclass(frozen=True)
-class Arrived:
+class Arrived(NamedTuple):
+    """The acceptor's item: a new connection."""
+
     conn: object
     address: tuple
 
 
-@dataclass(frozen=True)
-class Heard:
+class Heard(NamedTuple):
+    """A reader's item: one whole line from its client, or None once the client has gone."""
+
     client: Client
     message: bytes | TooLong | None          # None: the client closed, reset or vanished
 
@@ -152,7 +154,7 @@ def gather_pair(me, inbox) -> Pair:
 
 def close_pair(me, pair: Pair) -> None:
     """The seed's last steps: close both connections, join both threads."""
-    me.note("shutdown() on each connection wakes its reader thread: its recv() returns b''")
+    me.note("shutdown() wakes each reader thread: its recv() returns b''")
     for client in pair.clients:
         client.conn.shutdown(SHUT_RDWR)
     stopping = False

@@ -37,7 +37,7 @@ def received_before(first: tuple[str, str], second: tuple[str, str]) -> str:
 def arrival_note(name: str) -> str:
     """The server's teaching note when the first message arrives."""
     if name == NAMES[1]:
-        return f"client {name}'s message arrived first, although client {name} connected second"
+        return f"client {name}'s message arrived first, though it connected second"
     return f"client {name}'s message arrived first"
 
 

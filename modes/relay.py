@@ -29,11 +29,8 @@ from modes._pair import (CLOSING, PATIENCE, Arrived, confirmation, connect_secon
                          wait_until_ready_again)
 
 SUMMARY = "two clients chat through the server, which relays every line to both; 'Bye' ends it"
-SCRIPT = ("Hi Y, can you hear me?",                  # client X's lines
-          "Every line goes to the server first",
-          "Bye")
-Y_SCRIPT = ("Loud and clear, X",                     # client Y answers each of X's lines, in turn
-            "and it sends each one back to both of us")
+SCRIPT = ("Hi Y, can you hear me?", "Bye")           # client X's lines
+Y_SCRIPT = ("Loud and clear, X",)                   # client Y answers each X line, in turn
 CHAT_OVER = "The chat is over."
 
 
@@ -71,7 +68,7 @@ def relay_chat(me, pair) -> None:
         with suppress(ConnectionError):                 # one who vanished: its reader reports it
             client.conn.sendall(reply_line(confirmation(client.name)))
     me.say("Waiting to receive messages from client X and client Y....")
-    me.note("each line goes to both clients, labelled with its sender; 'Bye' from either ends the chat")
+    me.note("each line goes to both, labelled with its sender; 'Bye' ends it")
     while True:
         sender, message = pair.next_message()           # one whole line, whoever sent it
         if message is None:
