@@ -1,0 +1,37 @@
+"""Our chat server alone in a process, for bench/chat_load.py.
+
+    python bench/_chat_serve.py [--max-clients N]
+
+Prints the port it listens on (127.0.0.1), then serves until its stdin closes.  The run keeps no
+events and has no listeners, as a long-lived server would: narration costs as little as it can.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from modes import chat  # noqa: E402
+from modes._narrate import Run  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-clients", type=int, default=chat.MAX_CLIENTS)
+    options = parser.parse_args()
+    run = Run(keep=False)
+    me = run.actor("server")
+    serve = functools.partial(chat.server, max_clients=options.max_clients)
+    run.start(me, serve, me, ("127.0.0.1", 0), run.ready, critical=True)
+    _, port = run.ready.wait(5)
+    print(port, flush=True)
+    sys.stdin.read()                 # the bench closes our stdin when it is done with us
+    run.finish()
+    return 1 if run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
