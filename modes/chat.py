@@ -270,14 +270,18 @@ def play_scene(run, address, parts: dict, person_left: threading.Event | None = 
     people = {name: Participant(run.actor(name), address) for name in parts}
     for turn in zip_longest(*parts.values()):
         for name, line in zip(parts, turn):
-            if line is None or people[name].left:
+            person = people[name]
+            if person.left:
                 continue
-            people[name].type(line)
+            if line is None:
+                person.hang_up()               # lines ran out without /quit: close, as Ctrl-C would
+                continue
+            person.type(line)
             if person_left is not None:
                 person_left.wait(PACE)         # pacing: a person reads along (sooner once they left)
     for person in people.values():
-        if person.sock is not None and not person.left:
-            person.hang_up()                   # lines ran out without /quit
+        if not person.left:
+            person.hang_up()
 
 
 class Participant:
@@ -303,6 +307,9 @@ class Participant:
             self.leave()
 
     def hang_up(self) -> None:
+        if self.sock is None:                  # never had a line to type: never came
+            self.left = True
+            return
         self.sock.shutdown(SHUT_WR)
         self.settle(lambda e: e.call == "recv" and e.size == 0 and e.peer == self.sock.local)
         self.leave()
