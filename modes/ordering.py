@@ -74,8 +74,7 @@ def compare_arrivals(me, pair) -> None:
             continue
         if message is None:
             me.say(f"Client {client.name} disconnected before sending a message")
-            tell(pair.other(client),
-                 f"error: client {client.name} disconnected before sending a message; the session is over")
+            tell(pair.other(client), f"error: client {client.name} left before sending; the session is over")
             return
         if already_sent:
             tell(client, f"error: one message each; waiting for client {pair.other(client).name}'s message")

@@ -24,7 +24,7 @@ from contextlib import suppress
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
-from modes._narrate import PeerClosed
+from modes._narrate import PeerClosed, Stopped
 from modes._pair import (CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
                          wait_until_ready_again)
 
@@ -143,8 +143,11 @@ class Screen:
         self.seen = -1
 
     def next_line(self, timeout: float = 5.0) -> str:
-        event = self.me.wait_for(lambda e: e.seq > self.seen and e.actor == self.viewer and e.call == "say",
-                                 timeout=timeout)
+        stopping = self.me.run.stopping              # Ctrl-C: stop waiting, end the thread quietly
+        event = self.me.wait_for(lambda e: stopping.is_set() or (e.seq > self.seen and e.actor == self.viewer
+                                                                  and e.call == "say"), timeout=timeout)
+        if stopping.is_set():
+            raise Stopped
         self.seen = event.seq
         return event.detail
 

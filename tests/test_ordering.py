@@ -228,7 +228,7 @@ def test_a_partner_who_vanishes_mid_session_ends_it_and_the_server_serves_the_ne
     assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
     y.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     y.close()                                           # SO_LINGER 0: close sends a reset
-    assert x.line() == b"error: client Y disconnected before sending a message; the session is over\n"
+    assert x.line() == b"error: client Y left before sending; the session is over\n"
     assert x.line() == b""
     x.close()
     done = server_said(server, "Done.")
@@ -256,3 +256,11 @@ def test_a_client_that_half_closes_after_sending_still_gets_the_result(serve):
     assert x.line() == y.line() == b"X: sent and done received before Y: late\n"
     x.close()
     y.close()
+
+
+def test_ctrl_c_at_the_prompt_stops_every_thread_at_once(background):
+    demo_process = background("--mode", "ordering", "--interactive")
+    demo_process.wait_for("you> ")                       # Y has sent; X waits for the person
+    code, seconds, stderr = demo_process.interrupt()
+    assert code == 130 and "Traceback" not in stderr
+    assert seconds < 0.45        # a thread left waiting would cost the launcher's 0.5 s join timeout

@@ -224,3 +224,11 @@ def test_a_client_who_vanishes_mid_chat_ends_it_and_the_next_pair_chats(serve):
     x.close()
     y.close()
     assert not server.run.failures
+
+
+def test_ctrl_c_at_the_prompt_stops_every_thread_at_once(background):
+    demo_process = background("--mode", "relay", "--interactive")
+    demo_process.wait_for("you> ")                       # X waits for the person; Y waits its turn
+    code, seconds, stderr = demo_process.interrupt()
+    assert code == 130 and "Traceback" not in stderr
+    assert seconds < 0.45        # a thread left waiting would cost the launcher's 0.5 s join timeout
