@@ -23,8 +23,8 @@ never sleeps.
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
 from socket import SHUT_RDWR
+from typing import NamedTuple
 
 from modes._framing import LineBuffer, TooLong, recv_line, reply_line
 from modes._narrate import Stopped, address_text
@@ -209,4 +209,5 @@ def wait_until_ready_again(me) -> None:
     run would end at a different point from one time to the next.
     """
     done = me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == DONE)
-    me.wait_for(lambda e: e.seq > done.seq and e.actor == "server" and e.call == "say" and e.detail == WAITING)
+    me.wait_for(lambda e: e.seq > done.seq and e.actor == "server" and e.call == "say"
+                and e.detail == WAITING)

@@ -27,6 +27,7 @@ SUMMARY = "two clients send one message each; the server says whose arrived firs
 SCRIPT = ("I connected first",)                      # client X's message
 Y_SCRIPT = ("I sent first",)                         # client Y's message
 FIRST_TO_SEND = "Y"                                  # the default run's lesson
+SESSION_OVER = "the session is over"                 # ends the server's reply when a partner leaves
 
 
 def received_before(first: tuple[str, str], second: tuple[str, str]) -> str:
@@ -74,7 +75,7 @@ def compare_arrivals(me, pair) -> None:
             continue
         if message is None:
             me.say(f"Client {client.name} disconnected before sending a message")
-            tell(pair.other(client), f"error: client {client.name} left before sending; the session is over")
+            tell(pair.other(client), f"error: client {client.name} left before sending; {SESSION_OVER}")
             return
         if already_sent:
             tell(client, f"error: one message each; waiting for client {pair.other(client).name}'s message")
@@ -110,7 +111,7 @@ def client(me, address, lines) -> None:
             if reply is None:
                 raise PeerClosed("the server closed the connection before the result")
             me.say(as_text(reply))
-            if not reply.startswith(b"error:"):
+            if not reply.startswith(b"error:") or reply.endswith(SESSION_OVER.encode()):
                 return
 
 
