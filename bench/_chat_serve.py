@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modes import chat  # noqa: E402
-from modes._narrate import Run  # noqa: E402
+from modes import chat
+from modes._narrate import Run
 
 
 def main() -> int:

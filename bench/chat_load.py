@@ -302,9 +302,9 @@ def summarise_bursts(runs: list[dict]) -> dict:
 
 
 def report(figures: dict) -> str:
-    lines = [f"chat load: {figures['clients']} clients, {figures['line_bytes']}-byte lines; classroom"
-             f" {figures['rate_per_client']:g} lines/s each for {figures['classroom_seconds']:g} s;"
-             f" burst {figures['burst_lines_per_client']} lines each, median of {figures['burst_rounds']} rounds"]
+    lines = [(f"chat load: {figures['clients']} clients, {figures['line_bytes']}-byte lines; classroom"
+              f" {figures['rate_per_client']:g} lines/s each for {figures['classroom_seconds']:g} s;"
+              f" burst {figures['burst_lines_per_client']} lines each, median of {figures['burst_rounds']} rounds")]
     for name in ("ncat", "ours"):
         join, room, burst = figures[name]["join"], figures[name]["classroom"], figures[name]["burst"]
         lines.append(f"  {name:<4} join:      {join['seconds']} s for {join['joined']} clients"

@@ -3,7 +3,7 @@
 The server owns the sockets and asks a ``Chat`` what to do; the answer is a list of actions:
 
 - ``Delivery(to, text)``: send the line ``text`` to each participant numbered in ``to``;
-- ``HangUp(who)``: close ``who``'s connection once everything queued for it has gone out.
+- ``HangUp(who)``: close ``who``'s connection once everything queued for it has gone out (/quit).
 
     chat = Chat()
     who, actions = chat.join()                  # a new connection: guest-1, in #lobby
@@ -16,7 +16,7 @@ escape sequence from one student's netcat never reaches another student's termin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from modes._framing import MAX_LINE, BadText, TooLong, decode_line
 
@@ -27,37 +27,35 @@ HELP = f"* commands: {COMMANDS}; any other line goes to everyone in your room"
 
 _NAME = re.compile(r"\w[\w.-]*")          # letters and digits of any script, then also . and -
 _GUEST = re.compile(r"guest-\d+", re.IGNORECASE)
-_INVISIBLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = [*range(0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0), 0x2028, 0x2029,
+              *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
+_SPELLED_OUT = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """One line (no newline) for each participant numbered in ``to``, in that order."""
 
     to: tuple[int, ...]
     text: str
 
 
-@dataclass(frozen=True)
-class HangUp:
+class HangUp(NamedTuple):
     """Close this participant's connection after what is queued for it (they typed /quit)."""
 
     who: int
 
 
-Action = Delivery | HangUp
-
-
-@dataclass
 class Person:
-    name: str
-    room: str = LOBBY
+    __slots__ = ("name", "room")
+
+    def __init__(self, name: str, room: str = LOBBY) -> None:
+        self.name = name
+        self.room = room
 
 
 def visible(text: str) -> str:
     """Text with every control character spelled out (ESC becomes \\x1b), safe for any terminal."""
-    return _INVISIBLE.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 256
-                          else f"\\u{ord(match.group()):04x}", text)
+    return text.translate(_SPELLED_OUT)
 
 
 def check_name(name: str, taken: set[str]) -> str:
@@ -117,7 +115,7 @@ class Chat:
         return tuple(member for member in self.rooms[self.people[who].room] if member != who)
 
     # -- what happens ----------------------------------------------------------------------------
-    def join(self) -> tuple[int, list[Action]]:
+    def join(self) -> tuple[int, list]:
         """A new connection: a guest name, the lobby, a welcome, and a word to everyone there."""
         self._arrivals += 1
         who = self._arrivals
@@ -127,16 +125,14 @@ class Chat:
         self.people[who] = Person(name)
         others = tuple(self.rooms[LOBBY])
         self.rooms[LOBBY][who] = None
-        names = [self.people[member].name for member in others]
-        welcome = Delivery((who,), f"* welcome, {name}! in {LOBBY}: {names_text(names)}. "
-                                   "/name NAME picks a name; /help")
+        welcome = Delivery((who,), f"* welcome, {name}! try /help")
         return who, [welcome, Delivery(others, f"* {name} joined {LOBBY}")] if others else [welcome]
 
-    def receive(self, who: int, message: bytes | TooLong) -> list[Action]:
+    def receive(self, who: int, message: bytes | TooLong) -> list:
         """One whole line from ``who`` (its newline already removed)."""
         return [action for action in self._react(who, message) if not isinstance(action, Delivery) or action.to]
 
-    def _react(self, who: int, message: bytes | TooLong) -> list[Action]:
+    def _react(self, who: int, message: bytes | TooLong) -> list:
         try:
             text = decode_line(message, limit=MAX_LINE)
         except BadText as problem:
@@ -153,7 +149,7 @@ class Chat:
         except BadText as problem:
             return [Delivery((who,), str(problem))]
 
-    def leave(self, who: int, reason: str = "") -> list[Action]:
+    def leave(self, who: int, reason: str = "") -> list:
         """``who`` is gone (quit, closed, reset, too slow): tell the room they were in."""
         person = self.people.pop(who)
         others = self._leave_room(who, person.room)
@@ -161,13 +157,13 @@ class Chat:
         return [Delivery(others, f"* {person.name} left{why}")] if others else []
 
     # -- one method per command ------------------------------------------------------------------
-    def _say(self, who: int, text: str) -> list[Action]:
+    def _say(self, who: int, text: str) -> list:
         others = self.others_in_room(who)
         if not others:
             return [Delivery((who,), f"* nobody else is in {self.people[who].room} to hear that")]
         return [Delivery(others, f"{self.name(who)}: {visible(text)}")]
 
-    def _rename(self, who: int, wanted: str) -> list[Action]:
+    def _rename(self, who: int, wanted: str) -> list:
         old = self.name(who)
         if wanted == old:
             return [Delivery((who,), f"* you are already {old}")]
@@ -176,12 +172,12 @@ class Chat:
         return [Delivery((who,), f"* you are now {wanted}"),
                 Delivery(self.others_in_room(who), f"* {old} is now {wanted}")]
 
-    def _list(self, who: int, _: str) -> list[Action]:
+    def _list(self, who: int, _: str) -> list:
         room = self.people[who].room
         names = [self.name(member) + (" (you)" if member == who else "") for member in self.rooms[room]]
         return [Delivery((who,), f"* in {room}: {', '.join(names)}")]
 
-    def _direct(self, who: int, rest: str) -> list[Action]:
+    def _direct(self, who: int, rest: str) -> list:
         target, _, text = rest.partition(" ")
         if not target or not text.strip():
             raise BadText("error: usage: /msg NAME TEXT")
@@ -192,7 +188,7 @@ class Chat:
             raise BadText("error: that is you; /msg someone else")
         return [Delivery((to,), f"[dm] {self.name(who)}: {visible(text.strip())}")]
 
-    def _join_room(self, who: int, wanted: str) -> list[Action]:
+    def _join_room(self, who: int, wanted: str) -> list:
         room = check_room(wanted)
         person = self.people[who]
         if room == person.room:
@@ -206,16 +202,15 @@ class Chat:
                 Delivery(here, f"* {person.name} joined {room}"),
                 Delivery((who,), f"* you are in {room} with {names_text(names)}")]
 
-    def _list_rooms(self, who: int, _: str) -> list[Action]:
+    def _list_rooms(self, who: int, _: str) -> list:
         counts = [f"{room} ({len(members)})" for room, members in sorted(self.rooms.items())]
         return [Delivery((who,), f"* rooms: {', '.join(counts)}; /join #ROOM goes to one (or makes it)")]
 
-    def _help(self, who: int, _: str) -> list[Action]:
+    def _help(self, who: int, _: str) -> list:
         return [Delivery((who,), HELP)]
 
-    def _quit(self, who: int, _: str) -> list[Action]:
-        name = self.name(who)
-        return [Delivery((who,), f"* bye, {name}"), HangUp(who), *self.leave(who)]
+    def _quit(self, who: int, _: str) -> list:
+        return [HangUp(who), *self.leave(who)]   # closing the connection is the goodbye
 
     def _leave_room(self, who: int, room: str) -> tuple[int, ...]:
         members = self.rooms[room]

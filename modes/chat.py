@@ -9,7 +9,7 @@
       |  "hi everyone!\\n"  ------->  |  recv  -- "alice: hi everyone!\\n" -->  |  recv
       |  "/msg bob psst\\n"  ------>  |  recv  -- "[dm] alice: psst\\n" ----->  |  recv
       |  "/quit\\n"  -------------->  |  recv  -- "* alice left\\n" ---------->  |  recv
-      |  <-- "* bye, alice"; close  |
+      |  recv -> b''  <----------  |  close
 
 The server is one thread and one selector: ``select()`` says which sockets are ready, and every
 socket is non-blocking, so no call ever waits for one slow student.  What each client is owed
@@ -20,29 +20,28 @@ from __future__ import annotations
 
 import selectors
 import threading
-from dataclasses import dataclass, field
-from itertools import zip_longest
+from contextlib import suppress
 from selectors import EVENT_READ, EVENT_WRITE
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
-from modes._chat_rules import Chat, Delivery, HangUp
+from modes._chat_rules import Chat, HangUp
 from modes._framing import LineBuffer, as_text, reply_line
-from modes._narrate import HIDDEN, address_text
+from modes._narrate import HIDDEN, Stopped, address_text
 
 SUMMARY = "everyone who connects talks to everyone else: names, /msg, #rooms; netcat welcome"
-SCRIPT = ("/name alice", "hi everyone!", "/msg carol sure: come to #homework",
-          "/join #homework", "b'' means the other side closed: no more bytes will come", "/quit")
-PARTS = {   # the other scripted participants; everyone takes turns: alice, bob, carol, alice, ...
-    "bob": ("/name bob", "hi alice, hi carol", "/rooms", "/list", "/quit"),
-    "carol": ("/name carol", "/msg alice can you help me with question 2?", "/join #homework",
-              "why does recv() return b''?", "/quit"),
+SCRIPT = ("/name alice", "hi all", "/quit")      # alice's lines
+PARTS = {   # the other scripted participants' lines
+    "bob": ("/name bob", "/join #lab", "/quit"),
+    "carol": ("/name carol", "/msg alice lab at 3?", "/quit"),
 }
+TURNS = ("alice", "bob", "bob",            # join, pick a name; bob goes to a room of his own
+         "carol", "alice", "carol",        # the lobby talks (bob no longer hears it); a direct message
+         "bob", "alice", "carol")          # leave one by one
 LIVE_PARTS = {   # beside a person typing (--interactive)
-    "bob": ("/name bob", "hello! we are two scripted participants; type a line and we all see it",
-            "try /list, /msg bob hi, /join #lab, /rooms or /help", "/quit"),
-    "carol": ("/name carol", "anything you type is sent with sendall(); the server fans it out",
-              "we are leaving soon; /quit (or Ctrl-D) ends your session", "/quit"),
+    "bob": ("/name bob", "hi! type a line: everyone in your room sees it", "/quit"),
+    "carol": ("/name carol", "try /list, /msg bob hi, /join #lab, /rooms, /help", "/quit"),
 }
+LIVE_TURNS = ("bob", "carol") * 3
 MAX_CLIENTS = 250          # a whole class; the next one is told the chat is full
 OUTBOX_LIMIT = 1 << 20     # bytes waiting for one client that is not reading: then it is dropped
 BACKLOG = 256              # connections the kernel holds while a class joins at once
@@ -64,7 +63,7 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
     listener.listen(BACKLOG)
     listener.setblocking(False)           # accept() returns at once, or raises BlockingIOError
     ready.set(listener.getsockname())
-    me.note("one thread serves everyone: select() says which sockets are ready, so no call waits")
+    me.note("one thread serves all: select() says which sockets are ready")
     clients = Clients(me, Chat(), max_clients, outbox_limit)
     clients.selector.register(listener, EVENT_READ)
     try:
@@ -102,17 +101,19 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
             listener.close()
 
 
-@dataclass(eq=False)
 class Client:
     """The server's state for one connection."""
 
-    who: int
-    conn: object
-    lines: LineBuffer = field(default_factory=LineBuffer)
-    outbox: bytearray = field(default_factory=bytearray)
-    hanging_up: bool = False      # typed /quit: close once the outbox is empty
-    writing: bool = False         # registered for EVENT_WRITE (the kernel was full)
-    gone: bool = False
+    __slots__ = ("conn", "gone", "hanging_up", "lines", "outbox", "who", "writing")
+
+    def __init__(self, who: int, conn) -> None:
+        self.who = who
+        self.conn = conn
+        self.lines = LineBuffer()        # bytes of a line still waiting for its newline
+        self.outbox = bytearray()        # lines for this client the kernel has not taken yet
+        self.hanging_up = False          # typed /quit: close once the outbox is empty
+        self.writing = False             # registered for EVENT_WRITE (the kernel was full)
+        self.gone = False
 
 
 class Clients:
@@ -123,7 +124,9 @@ class Clients:
         self.chat = chat
         self.max_clients = max_clients
         self.outbox_limit = outbox_limit
-        self.selector = selectors.DefaultSelector()
+        # poll, not epoll: when the launcher closes the listening socket from another thread,
+        # poll() still reports it (POLLNVAL), where epoll would quietly forget it and sleep on.
+        self.selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
         self.by_who: dict[int, Client] = {}
         self.unsent: dict[Client, None] = {}      # clients with new output, in the order it came
         self.queued = 0                           # lines queued since the last send_queued()
@@ -131,17 +134,14 @@ class Clients:
     def admit(self, conn, client_address) -> None:
         if len(self.by_who) >= self.max_clients:
             self.me.say(f"refused {address_text(client_address)}: the chat is full")
-            try:
+            with suppress(OSError):
                 conn.send(reply_line(f"* sorry, the chat is full ({self.max_clients} people); try later"))
-            except OSError:
-                pass
             conn.close()
             return
         who, actions = self.chat.join()
         client = Client(who, conn)
         self.by_who[who] = client
         self.selector.register(conn, EVENT_READ, client)
-        self.me.say(f"{self.chat.name(who)} joined from {address_text(client_address)}")
         self.apply(actions)
 
     def received(self, client: Client, data: bytes) -> None:
@@ -174,22 +174,23 @@ class Clients:
             batch = list(self.unsent)
             self.unsent.clear()
             for client in batch:
-                if client.gone or not client.outbox:
+                if client.gone:
                     continue
-                try:
-                    sent = client.conn.send(client.outbox)
-                except BlockingIOError:            # the kernel's buffer for it is full
-                    sent = 0
-                except ConnectionError:
-                    self.drop(client, "connection lost")
-                    continue
-                del client.outbox[:sent]
+                if client.outbox:
+                    try:
+                        sent = client.conn.send(client.outbox)
+                    except BlockingIOError:        # the kernel's buffer for it is full
+                        sent = 0
+                    except ConnectionError:
+                        self.drop(client, "connection lost")
+                        continue
+                    del client.outbox[:sent]
                 if len(client.outbox) > self.outbox_limit:
                     self.drop(client, f"not reading: {len(client.outbox)} bytes were waiting for it")
-                    continue
-                self.watch_writable(client, bool(client.outbox))
-                if client.hanging_up and not client.outbox:
-                    self.close(client)
+                elif client.hanging_up and not client.outbox:
+                    self.close(client)             # after /quit: everything owed has gone out
+                else:
+                    self.watch_writable(client, bool(client.outbox))
 
     def watch_writable(self, client: Client, wanted: bool) -> None:
         """Ask select() to say when the kernel has room again, only while something waits."""
@@ -215,129 +216,54 @@ class Clients:
 
     def close_all(self) -> None:
         for client in list(self.by_who.values()):
-            try:
+            with suppress(OSError, Stopped):   # a courtesy line; the close below is what matters
                 client.conn.send(reply_line("* the server is closing; goodbye"))
-            except Exception:  # noqa: BLE001 - a courtesy line: the close below is what matters
-                pass
             self.close(client)
         self.selector.close()
 
 
 # -- a participant ------------------------------------------------------------------------------
 def client(me, address, lines) -> None:
-    """One participant: a reader thread prints what arrives while these lines go out."""
+    """One participant: a reader thread shows what arrives while these lines go out."""
     sock = me.socket()
     sock.connect(address)
     with sock:
-        reader = me.start(print_incoming, me, sock)
+        reader = me.start(read_incoming, me, sock)
         for line in lines:
             sock.sendall(reply_line(line))
             if is_quit(line):
                 break
         else:
             sock.shutdown(SHUT_WR)         # no more lines (Ctrl-D): the server sees b''
-        me.join(reader)                    # the server closes after saying goodbye
+        me.join(reader)                    # after /quit the server closes: the reader gets b''
 
 
-def print_incoming(me, sock) -> None:
+def read_incoming(me, sock, show: bool = True) -> None:
+    """recv until the server closes; say each whole line (a scripted reader's recv shows enough)."""
     lines = LineBuffer()
     while True:
         data = sock.recv(BUFSIZE)          # whatever arrived: part of a line, or several
         if not data:                       # b'': the server closed the connection
             return
         for message in lines.feed(data):
-            me.say(as_text(message))
+            if show:
+                me.say(as_text(message))
 
 
 # -- the one-process demo -------------------------------------------------------------------------
 def play(run, address, lines) -> None:
     """alice (the script or --send), bob and carol take turns; or a person beside bob and carol."""
+    from modes._chat_scene import play_scene  # the turn-taking machinery of a scripted run
+
     if isinstance(lines, (list, tuple)):
-        play_scene(run, address, {"alice": lines, **PARTS})
+        play_scene(run, address, {"alice": lines, **PARTS}, TURNS)
         return
     person = run.actor("you")
     person_left = threading.Event()
-    others = run.start(run.actor("bob"), play_scene, run, address, LIVE_PARTS, person_left, critical=True)
+    others = run.start(run.actor("bob"), play_scene, run, address, LIVE_PARTS, LIVE_TURNS, person_left, PACE,
+                       critical=True)
     try:
         client(person, address, lines)          # here in the main thread, so Ctrl-C reaches it
     finally:
         person_left.set()
     run.join(others, person, timeout=30)
-
-
-def play_scene(run, address, parts: dict, person_left: threading.Event | None = None) -> None:
-    """Turns in order; each waits until everything the previous turn caused has arrived."""
-    people = {name: Participant(run.actor(name), address) for name in parts}
-    for turn in zip_longest(*parts.values()):
-        for name, line in zip(parts, turn):
-            person = people[name]
-            if person.left:
-                continue
-            if line is None:
-                person.hang_up()               # lines ran out without /quit: close, as Ctrl-C would
-                continue
-            person.type(line)
-            if person_left is not None:
-                person_left.wait(PACE)         # pacing: a person reads along (sooner once they left)
-    for person in people.values():
-        if not person.left:
-            person.hang_up()
-
-
-class Participant:
-    """A scripted chat user: connects on its first turn, then types one line per turn."""
-
-    def __init__(self, me, address) -> None:
-        self.me = me
-        self.address = address
-        self.sock = None
-        self.reader = None
-        self.left = False
-
-    def type(self, line: str) -> None:
-        if self.sock is None:
-            self.sock = self.me.socket()
-            self.sock.connect(self.address)
-            self.reader = self.me.start(print_incoming, self.me, self.sock, critical=True)
-            self.settle(lambda e: e.call == "accept" and e.peer == self.sock.local)
-        self.sock.sendall(reply_line(line))
-        sent = self.sock.sent
-        self.settle(lambda e: e.call == "recv" and e.peer == self.sock.local and e.span[1] >= sent)
-        if is_quit(line):
-            self.leave()
-
-    def hang_up(self) -> None:
-        if self.sock is None:                  # never had a line to type: never came
-            self.left = True
-            return
-        self.sock.shutdown(SHUT_WR)
-        self.settle(lambda e: e.call == "recv" and e.size == 0 and e.peer == self.sock.local)
-        self.leave()
-
-    def leave(self) -> None:
-        self.me.join(self.reader)
-        self.sock.close()
-        self.left = True
-
-    def settle(self, took_in) -> None:
-        """Wait until the server took in this turn and all it sent because of it has arrived."""
-        run = self.me.run
-        seen = self.me.wait_for(lambda e: e.actor == "server" and took_in(e))
-        done = self.me.wait_for(lambda e: e.actor == "server" and e.seq > seen.seq and e.call == HIDDEN
-                                and e.detail == "handled")
-        caused = [e for e in run.trace.events if seen.seq < e.seq < done.seq and e.actor == "server"]
-        for sent in (e for e in caused if e.call == "send"):
-            got = self.me.wait_for(lambda e: e.call == "recv" and e.local == sent.peer
-                                   and e.span[1] >= sent.span[1])
-            self.wait_until_shown(got)
-        for closed in (e for e in caused if e.call == "close" and e.peer is not None):
-            self.me.wait_for(lambda e: e.call == "recv" and e.size == 0 and e.local == closed.peer)
-
-    def wait_until_shown(self, got) -> None:
-        """A reader says each line a recv completed: wait for the last of them."""
-        lines = got.data.count(b"\n")
-        if lines:
-            def says(e):
-                return e.thread == got.thread and e.call == "say" and e.seq > got.seq
-            events = self.me.run.trace.events
-            self.me.wait_for(lambda e: says(e) and sum(1 for o in events if says(o) and o.seq <= e.seq) == lines)
