@@ -78,7 +78,8 @@ def heard(run: Run, actor: str) -> list[str]:
     return data.decode().splitlines()
 
 
-def test_the_scene_names_talks_whispers_splits_into_a_room_and_everyone_leaves():
+def test_the_scene_names_talks_whispers_splits_into_a_room_and_everyone_leaves(monkeypatch):
+    monkeypatch.setattr(chat, "STOP_CHECK", 60)     # the end of the run must wake the loop by itself
     run = run_mode("chat")
     alice, bob, carol = heard(run, "alice"), heard(run, "bob"), heard(run, "carol")
     assert alice[:2] == ["* welcome, guest-1! try /help", "* you are now alice"]
@@ -282,7 +283,8 @@ def test_a_client_that_resets_is_removed_and_announced(chat_server):
     assert watcher.line() == "* nobody else is in #lobby to hear that"
 
 
-def test_stopping_the_run_says_goodbye_and_closes_everyone():
+def test_stopping_the_run_says_goodbye_and_closes_everyone(monkeypatch):
+    monkeypatch.setattr(chat, "STOP_CHECK", 60)     # only the listener's shutdown can wake the loop
     run = Run()
     me = run.actor("server")
     thread = run.start(me, chat.server, me, ("127.0.0.1", 0), run.ready)
@@ -293,3 +295,14 @@ def test_stopping_the_run_says_goodbye_and_closes_everyone():
     assert not thread.is_alive()
     for person in people:
         assert person.until("closing")[-1] == "* the server is closing; goodbye" and person.closed()
+
+
+def test_ctrl_c_stop_ends_the_server_loop_at_once(monkeypatch):
+    monkeypatch.setattr(chat, "STOP_CHECK", 60)     # only a wake-up by the sockets themselves can end it
+    run = Run()
+    me = run.actor("server")
+    thread = run.start(me, chat.server, me, ("127.0.0.1", 0), run.ready)
+    person = Peer(run.ready.wait(5))
+    run.stop(timeout=1.0)                           # what the launcher does on Ctrl-C: abort every socket
+    assert not thread.is_alive()                    # poll() reports the aborted sockets: no timeout waited
+    assert person.closed()
