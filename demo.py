@@ -184,18 +184,13 @@ def piped_lines(prompt: str):
         os.close(wake_write)
 
 
-def show_live(run, console, look=None) -> None:
-    """Print each event the moment it is recorded (interactive runs and split roles)."""
-    from modes._render import Look, Narration
+def show_live(run, console, look=None):
+    """Print each event as it is recorded (interactive runs and split roles); returns the view."""
+    from modes._render import LiveView, Look, Narration
 
-    narration = Narration(run.trace.actor_rank, look or Look(times=True))
-
-    def show(event) -> None:
-        line = narration.line(event)
-        if line is not None:
-            console.print(line)
-
-    run.trace.listeners.append(show)
+    view = LiveView(console, Narration(run.trace.actor_rank, look or Look(times=True)))
+    run.trace.listeners.append(view)
+    return view
 
 
 def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -219,18 +214,20 @@ def reachable(address) -> tuple:
 def run_in_process(options, mode, run, console) -> Exit:
     from modes._narrate import canonical
 
-    live = options.interactive
-    if live:
-        show_live(run, console, look_from(options, times=True))
+    live = show_live(run, console, look_from(options, times=True)) if options.interactive else None
     lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
-    if options.pitfall:
-        from modes._pitfalls import PITFALLS
-        PITFALLS[options.pitfall].play(run, mode, lines)
-        run.finish()
-    else:
-        play(mode, run, lines, host=options.host, port=options.port)
+    try:
+        if options.pitfall:
+            from modes._pitfalls import PITFALLS
+            PITFALLS[options.pitfall].play(run, mode, lines)
+            run.finish()
+        else:
+            play(mode, run, lines, host=options.host, port=options.port)
+    finally:
+        if live is not None:
+            live.close()
     events = canonical(run.trace)
-    if not live:
+    if live is None:
         replay(console, make_view(options, events, run.trace.actor_rank), options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
@@ -301,14 +298,17 @@ def save_screenshot(options, events, actor_rank) -> None:
 
 def run_server_role(options, mode, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
-    show_live(run, console, look_from(options, times=True))
+    live = show_live(run, console, look_from(options, times=True))
     me = run.actor("server")
-    server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
-    host, port = run.ready.wait(READY_TIMEOUT)
-    for line in connect_hints(options, host, port):
-        console.print(line, style="note", markup=False, highlight=False, soft_wrap=True)
-    server.join()          # Ctrl-C interrupts this wait; the launcher then stops the run
-    run.finish(timeout=1.0)  # the mode's rules ended it: let replies in flight go out first
+    try:
+        server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
+        host, port = run.ready.wait(READY_TIMEOUT)
+        for line in connect_hints(options, host, port):
+            me.note(line)
+        server.join()          # Ctrl-C interrupts this wait; the launcher then stops the run
+        run.finish(timeout=1.0)  # the mode's rules ended it: let replies in flight go out first
+    finally:
+        live.close(timeout=0.3)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
@@ -319,12 +319,12 @@ def connect_hints(options, host: str, port: int) -> list[str]:
     hosts = [host]
     if host in ("0.0.0.0", "::", ""):
         hosts = machine_addresses() or ["<this machine's address>"]
-    hints = [f"serving {options.mode} on {host}:{port} (Ctrl-C stops it); students connect with:"]
+    hints = [f"serving {options.mode} on {host}:{port}; Ctrl-C stops it"]
     for address in hosts:
-        hints.append(f"  nc {address} {port}    or    python demo.py --mode {options.mode} --role client"
-                     f" --host {address} --port {port}")
+        hints.append(f"connect: nc {address} {port}")
+        hints.append(f"or: python demo.py --mode {options.mode} --role client --host {address} --port {port}")
     if host in ("0.0.0.0", "::", ""):
-        hints.append("  (no address works? find it with `ip addr` on Linux, `ipconfig` on Windows)")
+        hints.append("no address works? find it with `ip addr` (Linux) or `ipconfig` (Windows)")
     return hints
 
 
@@ -341,10 +341,13 @@ def machine_addresses() -> list[str]:
 
 def run_client_role(options, mode, run, console) -> Exit:
     """Only the client, against a server elsewhere: typed lines by default, or --send."""
-    show_live(run, console, look_from(options, times=True))
+    live = show_live(run, console, look_from(options, times=True))
     run.connect_timeout = options.timeout
     lines = options.send or typed_lines("you> ")
-    mode.client(run.actor("client"), (options.host, options.port), lines)
+    try:
+        mode.client(run.actor("client"), (options.host, options.port), lines)
+    finally:
+        live.close(timeout=0.3)
     if run.failures:
         raise run.failures[0]
     return Exit.OK

@@ -215,6 +215,57 @@ class EventLine:
                 yield Text.assemble(blank, piece, end="\n")
 
 
+class LiveView:
+    """Prints events as they are recorded (interactive runs, split roles), from its own thread.
+
+    Recording only queues the event, so a busy server never waits for the terminal. If the
+    terminal cannot keep up (a chat of 200 students), events beyond ``limit`` are counted and
+    the count is shown instead of them.
+    """
+
+    def __init__(self, console, narration: Narration, *, limit: int = 5000) -> None:
+        import queue
+        import threading
+        self.console = console
+        self.narration = narration
+        self.skipped = 0
+        self._queue: queue.Queue = queue.Queue(limit)
+        self._thread = threading.Thread(target=self._print, name="live view", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Event) -> None:    # a Trace listener: called under the trace's lock
+        if event.hidden:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except Exception:   # queue.Full: the terminal is behind; say how much it missed
+            self.skipped += 1
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Print what is still queued (waiting at most ``timeout``), then stop."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except Exception:
+            return
+        self._thread.join(timeout)
+
+    def _print(self) -> None:
+        import signal
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})   # Ctrl-C belongs to the main thread
+        while True:
+            event = self._queue.get()
+            if event is None:
+                return
+            if self.skipped:
+                skipped, self.skipped = self.skipped, 0
+                self.console.print(Text(f"    … {skipped} events not shown: the terminal could not keep up",
+                                        style="note"))
+            line = self.narration.line(event)
+            if line is not None:
+                self.console.print(line)
+
+
 class LogView:
     """A finished run as a rich renderable: one line per visible event."""
 

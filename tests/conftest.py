@@ -118,8 +118,8 @@ class DemoProcess:
     def listening_port(self) -> int:
         """The port a server role reports in its 'serving MODE on HOST:PORT' line."""
         import re
-        text = self.wait_for(" (Ctrl-C stops it)")
-        return int(re.search(r"serving \S+ on [^ ]+:(\d+) \(Ctrl-C", text).group(1))
+        text = self.wait_for("; Ctrl-C stops it")
+        return int(re.search(r"serving \S+ on [^ ]+:(\d+); Ctrl-C", text).group(1))
 
     def interrupt(self, timeout: float = 5) -> tuple[int, float, str]:
         """Ctrl-C: returns (exit code, seconds it took to exit, stderr)."""

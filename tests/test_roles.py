@@ -201,13 +201,13 @@ def test_the_server_resetting_the_connection():
 
 def test_a_role_server_binds_loopback_unless_told(background):
     server, port = start_server(background, "echo")
-    assert f"serving echo on 127.0.0.1:{port}" in server.wait_for("Ctrl-C stops it")
+    assert f"serving echo on 127.0.0.1:{port}; Ctrl-C stops it" in server.wait_for("Ctrl-C stops it")
     server.interrupt()
 
 
 def test_serving_every_address_prints_where_students_connect(background):
     server = background("--mode", "echo", "--role", "server", "--host", "0.0.0.0", "--port", "0")
-    text = server.wait_for("or    python demo.py --mode echo --role client")
+    text = server.wait_for("connect: nc ")
     assert "serving echo on 0.0.0.0:" in text
     port = server.listening_port()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
