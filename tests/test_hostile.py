@@ -30,42 +30,91 @@ def ordinary_number_add(address) -> None:
     assert exchange(address, b"Client of Ann: 3") == b"Server of Demo: 42; Client of Ann: 3; Combined: 45\n"
 
 
-ORDINARY = {"echo": ordinary_echo, "number-add": ordinary_number_add}
+def ordinary_chat(address) -> None:
+    with socket.create_connection(address, timeout=5) as sock, sock.makefile("rb") as lines:
+        assert lines.readline().startswith(b"* welcome, guest-")
+        sock.sendall(b"/list\n")
+        reply = lines.readline()
+        while not reply.startswith(b"* in #lobby: "):   # others' talk and comings and goings first
+            assert reply, "the server closed before answering /list"
+            reply = lines.readline()
+        assert b"(you)" in reply
 
 
-def hostile_bytes(address, payload: bytes, *, read_reply: bool = True) -> bytes:
+def pair(address) -> tuple[socket.socket, socket.socket]:
+    """Two clients that the server has confirmed as a pair (X first, then Y)."""
+    x = socket.create_connection(address, timeout=5)
+    y = socket.create_connection(address, timeout=5)
+    assert recv_line(x) == b"Client X has connected.\n" and recv_line(y) == b"Client Y has connected.\n"
+    return x, y
+
+
+def ordinary_ordering(address) -> None:
+    x, y = pair(address)
+    with x, y:
+        x.sendall(b"from x\n")
+        y.sendall(b"from y\n")
+        result = recv_line(x)
+        assert result == recv_line(y)
+        assert result in (b"X: from x received before Y: from y\n", b"Y: from y received before X: from x\n")
+
+
+def ordinary_relay(address) -> None:
+    x, y = pair(address)
+    with x, y:
+        x.sendall(b"hi\n")
+        assert recv_line(x) == recv_line(y) == b"X: hi\n"
+        y.sendall(b"Bye\n")
+        assert recv_line(x) == recv_line(y) == b"Y: Bye\n"
+
+
+ORDINARY = {"echo": ordinary_echo, "number-add": ordinary_number_add, "chat": ordinary_chat,
+            "ordering": ordinary_ordering, "relay": ordinary_relay}
+GREETING_LINES = {"chat": 1}          # lines a server sends first, before any reply
+PAIRED = ("ordering", "relay")        # two clients at a time; a third is told the session is full
+
+
+def test_every_mode_has_an_ordinary_client_here():
+    assert sorted(ORDINARY) == sorted(modes.names())
+
+
+def hostile_bytes(mode: str, address, payload: bytes) -> tuple:
+    """Send `payload`; check the first reply line after any greeting is an error; then leave."""
     with socket.create_connection(address, timeout=10) as sock:
+        for _ in range(GREETING_LINES.get(mode, 0)):
+            recv_line(sock)
         sock.sendall(payload)
-        return recv_line(sock) if read_reply else b""
+        assert recv_line(sock).startswith(b"error: ")
+        return sock.getsockname()
 
 
-def non_utf8(address):
-    assert hostile_bytes(address, b"\xc3\x28\xff\n").startswith(b"error: that was not UTF-8 text")
+def non_utf8(mode, address):
+    return hostile_bytes(mode, address, b"\xc3\x28\xff\n")
 
 
-def huge_line(address):
-    reply = hostile_bytes(address, b"z" * (4 << 20) + b"\n")
-    assert reply.startswith(b"error: line too long (4194304 bytes")
+def huge_line(mode, address):
+    return hostile_bytes(mode, address, b"z" * (4 << 20) + b"\n")
 
 
-def half_then_close(address):
+def empty_lines(mode, address):
+    return hostile_bytes(mode, address, b"\n" * 20)
+
+
+def half_then_close(mode, address):
     with socket.create_connection(address, timeout=5) as sock:
         sock.sendall(b"half a mess")
         sock.shutdown(socket.SHUT_WR)
         sock.recv(1024)          # whatever the server makes of it, or b''
+        return sock.getsockname()
 
 
-def empty_lines(address):
-    with socket.create_connection(address, timeout=5) as sock:
-        sock.sendall(b"\n" * 20)
-        assert recv_line(sock).startswith(b"error: empty line")
-
-
-def reset_mid_message(address):
+def reset_mid_message(mode, address):
     sock = socket.create_connection(address, timeout=5)
     sock.sendall(b"cut off in the mid")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST)
+    local = sock.getsockname()
     sock.close()
+    return local
 
 
 HOSTILE = [non_utf8, huge_line, half_then_close, empty_lines, reset_mid_message]
@@ -75,7 +124,9 @@ HOSTILE = [non_utf8, huge_line, half_then_close, empty_lines, reset_mid_message]
 @pytest.mark.parametrize("hostile", HOSTILE, ids=lambda f: f.__name__)
 def test_the_server_shrugs_off_a_hostile_peer(serve, mode, hostile):
     server = serve(mode)
-    hostile(server.address)
+    gone = hostile(mode, server.address)
+    # The signal to go on: the server has closed its end of the hostile connection.
+    server.run.wait_for(lambda e: e.actor == "server" and e.call == "close" and e.peer == gone, actor="test")
     ORDINARY[mode](server.address)
     assert server.thread.is_alive()
 
@@ -85,13 +136,19 @@ def test_five_idle_connections_block_nobody(serve, mode):
     server = serve(mode)
     idle = [socket.create_connection(server.address, timeout=5) for _ in range(5)]
     try:
-        ORDINARY[mode](server.address)
+        if mode in PAIRED:     # two idle clients hold the session: a newcomer hears so at once
+            with socket.create_connection(server.address, timeout=5) as late:
+                assert recv_line(late).startswith(b"error: the session is full")
+        else:
+            ORDINARY[mode](server.address)
     finally:
         for sock in idle:
             sock.close()
+    if mode in PAIRED:         # once they have gone, the next pair is served
+        ORDINARY[mode](server.address)
 
 
-@pytest.mark.parametrize("mode", sorted(ORDINARY))
+@pytest.mark.parametrize("mode", ["echo", "number-add", "chat"])
 def test_many_clients_at_once(serve, mode):
     server = serve(mode)
     failures = []
