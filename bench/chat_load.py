@@ -61,6 +61,55 @@ class OurServer:
         self.process.stdout.close()
 
 
+class LiveRoleServer(OurServer):
+    """Ours as a teacher runs it: `demo.py --mode chat --role server`, drawing every event live."""
+
+    name = "ours, --role server with its live view"
+
+    def __init__(self, clients: int) -> None:
+        import threading
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "demo.py"), "--mode", "chat", "--role", "server", "--port", "0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        said = b""
+        while (found := re.search(rb"serving chat on [^ ]+:(\d+); Ctrl-C", said)) is None:
+            chunk = self.process.stdout.read1(4096)
+            if not chunk:
+                raise SystemExit(f"the server role did not start: {said.decode(errors='replace')}")
+            said += chunk
+        self.address = ("127.0.0.1", int(found.group(1)))
+        # The terminal's part: read everything it prints, as a terminal would.
+        self.drain = threading.Thread(target=lambda: [None for _ in iter(lambda: self.process.stdout.read1(65536), b"")],
+                                      daemon=True)
+        self.drain.start()
+
+    def stop(self) -> None:
+        import signal
+        self.process.send_signal(signal.SIGINT)       # Ctrl-C, as the teacher ends it
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.drain.join(5)
+
+
+def measure_live_view(clients: int = 200, rate: float = 2.0, seconds: float = 5.0) -> dict:
+    """Classroom load on the server role a teacher runs, live view and all (stdout read by a pipe)."""
+    server = LiveRoleServer(clients)
+    crowd = Crowd(server.address, clients)
+    try:
+        figures = {"join": crowd.join(server.join_lines(clients), server.join_window),
+                   "classroom": crowd.classroom(rate, seconds)}
+    finally:
+        crowd.close()
+        server.stop()
+    room = figures["classroom"]
+    figures["verdict"] = {"zero_loss": room["lost"] == 0 and room["duplicated_or_reordered"] == 0,
+                          "classroom_p99": (room.get("p99_ms") or 1e9) <= P99_BUDGET_MS}
+    return figures
+
+
 class NcatServer:
     name = "ncat"
     join_window = 8             # ncat listens with a backlog of 10: a crowd's SYNs are dropped
@@ -330,7 +379,13 @@ def main() -> int:
     parser.add_argument("--burst-lines", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="bursts per server (the median counts)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--live-view", action="store_true",
+                        help="instead: the classroom load on `demo.py --role server`, live view included")
     options = parser.parse_args()
+    if options.live_view:
+        figures = measure_live_view(options.clients, options.rate, options.seconds)
+        print(json.dumps(figures, indent=2))
+        return 0 if all(figures["verdict"].values()) else 1
     figures = measure(options.clients, options.rate, options.seconds, options.burst_lines, options.rounds)
     print(json.dumps(figures, indent=2) if options.json else report(figures))
     return 0 if all(figures["verdict"].values()) else 1

@@ -435,8 +435,12 @@ class NarratedSocket:
 
     def _record_data(self, call: str, data: bytes, offset: int) -> Event | None:
         trace = self.actor.run.trace
-        if not trace.keep and not trace.listeners:
-            return None   # fast path: nobody will ever read this event (a long-lived server at scale)
+        if not trace.keep and not any(getattr(listener, "wants_data", True) for listener in trace.listeners):
+            # Fast path: nobody will read this event (a long-lived server at scale, or a live
+            # view too far behind to show every byte); a listener may still count it.
+            for listener in trace.listeners:
+                listener.tally(call, len(data))
+            return None
         return self._record(call, "", data=bytes(data[:PAYLOAD_KEPT]), size=len(data),
                             span=(offset, offset + len(data)))
 

@@ -218,17 +218,22 @@ class EventLine:
 class LiveView:
     """Prints events as they are recorded (interactive runs, split roles), from its own thread.
 
-    Recording only queues the event, so a busy server never waits for the terminal. If the
-    terminal cannot keep up (a chat of 200 students), events beyond ``limit`` are counted and
-    the count is shown instead of them.
+    Recording only queues the event, so a busy server never waits for the terminal.  When the
+    queue backs up (a chat of 200 students sends tens of thousands of lines a second), the view
+    stops asking for send/recv events, which are then not even built, and prints once a second how
+    many it did not show; connections, notes and errors are still shown one by one.
     """
+
+    BUSY = 200          # queued events that mean the terminal has fallen behind
+    SUMMARY_EVERY = 1.0  # seconds between "not shown" lines while busy
 
     def __init__(self, console, narration: Narration, *, limit: int = 5000) -> None:
         import queue
         import threading
         self.console = console
         self.narration = narration
-        self.skipped = 0
+        self.wants_data = True
+        self._not_shown: dict[str, list[int]] = {}
         self._queue: queue.Queue = queue.Queue(limit)
         self._thread = threading.Thread(target=self._print, name="live view", daemon=True)
         self._thread.start()
@@ -236,10 +241,17 @@ class LiveView:
     def __call__(self, event: Event) -> None:    # a Trace listener: called under the trace's lock
         if event.hidden:
             return
+        if self._queue.qsize() > self.BUSY:
+            self.wants_data = False
         try:
             self._queue.put_nowait(event)
-        except Exception:   # queue.Full: the terminal is behind; say how much it missed
-            self.skipped += 1
+        except Exception:   # queue.Full: count it like a data event the view did not want
+            self.tally(event.call, event.size or 0)
+
+    def tally(self, call: str, size: int) -> None:
+        counts = self._not_shown.setdefault(call, [0, 0])
+        counts[0] += 1
+        counts[1] += size
 
     def close(self, timeout: float = 2.0) -> None:
         """Print what is still queued (waiting at most ``timeout``), then stop."""
@@ -250,20 +262,40 @@ class LiveView:
         self._thread.join(timeout)
 
     def _print(self) -> None:
+        import queue
         import signal
+        import time
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})   # Ctrl-C belongs to the main thread
+        next_summary = time.monotonic() + self.SUMMARY_EVERY
         while True:
-            event = self._queue.get()
+            try:
+                event = self._queue.get(timeout=self.SUMMARY_EVERY)
+            except queue.Empty:
+                event = ...
             if event is None:
+                if self._not_shown:
+                    self._summarise()
                 return
-            if self.skipped:
-                skipped, self.skipped = self.skipped, 0
-                self.console.print(Text(f"    … {skipped} events not shown: the terminal could not keep up",
-                                        style="note"))
-            line = self.narration.line(event)
-            if line is not None:
-                self.console.print(line)
+            if event is not ...:
+                line = self.narration.line(event)
+                if line is not None:
+                    self.console.print(line)
+            if not self.wants_data and time.monotonic() >= next_summary:
+                # Show every call again only once the rate has dropped to what a person can read.
+                missed = sum(number for number, _ in self._not_shown.values())
+                self._summarise()
+                self.wants_data = missed < self.BUSY
+                next_summary = time.monotonic() + self.SUMMARY_EVERY
+            elif self.wants_data:
+                next_summary = time.monotonic() + self.SUMMARY_EVERY
+
+    def _summarise(self) -> None:
+        counts, self._not_shown = self._not_shown, {}
+        if not counts:
+            return
+        words = ", ".join(f"{number} {call} ({size} B)" for call, (number, size) in sorted(counts.items()))
+        self.console.print(Text(f"    … busy: not shown: {words}", style="note"))
 
 
 class LogView:
