@@ -18,12 +18,12 @@ from modes._narrate import Event
 from modes._render import Narration, safe_text
 
 STEP_WIDTH = 4
-MIN_LANE = 16
 
 
 def lane_width_needed(lanes: int) -> int:
-    """Columns a ladder of this many lanes needs to stay readable."""
-    return STEP_WIDTH + lanes * MIN_LANE + 4
+    """Columns a ladder of this many lanes needs to stay readable: two lanes fit 80; three get
+    100, so that payloads on the arrows keep a useful length; each further lane adds 26."""
+    return 80 if lanes <= 2 else 100 + 26 * (lanes - 3)
 
 
 class LadderView:

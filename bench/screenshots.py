@@ -1,0 +1,37 @@
+"""Time to regenerate every image (all modes: SVG and PNG; lessons: SVG), as one whole process.
+
+    python bench/screenshots.py [--runs N]
+
+Runs what `python -m modes._images` runs, into a temporary folder, N times; the figure is the
+median wall time, start-up included.  The budget (issue 6) is 3 s on a 2-core machine.
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_S = 3.0
+PROGRAM = "import sys; from pathlib import Path; from modes._images import regenerate; regenerate(Path(sys.argv[1]))"
+
+
+def measure(runs: int = 3) -> dict:
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(runs + 1):                 # the first run warms the caches and is not counted
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PROGRAM, folder], cwd=ROOT, check=True, capture_output=True)
+            times.append(time.perf_counter() - started)
+        count = len(list(Path(folder).iterdir()))
+    seconds = statistics.median(times[1:])
+    return {"images": count, "seconds": round(seconds, 2), "budget_s": BUDGET_S, "within_budget": seconds <= BUDGET_S}
+
+
+if __name__ == "__main__":
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    figures = measure(runs)
+    print(f"regenerated {figures['images']} images in {figures['seconds']} s (median of {runs}; budget {BUDGET_S} s)")
