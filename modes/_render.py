@@ -203,16 +203,34 @@ class EventLine:
         self.notes = notes or []
 
     def __rich_console__(self, console, options):
+        # Segments, not Text: a Text would be wrapped a second time by the console (start-up
+        # is budgeted, and rendering is most of a scripted run's own cost).
+        from rich.segment import Segment
+
         indent = self.prefix.cell_len
         width = max(20, options.max_width - indent)
         blank = Text(" " * indent)
-        for number, piece in enumerate(self.body.wrap(console, width, overflow="fold")):
-            piece.rstrip()
-            yield Text.assemble(self.prefix if number == 0 else blank, piece, end="\n")
+        for number, piece in enumerate(_wrapped(self.body, console, width)):
+            yield from (self.prefix if number == 0 else blank).render(console)
+            yield from piece.render(console)
+            yield Segment.line()
         for note in self.notes:
-            for piece in note.wrap(console, width, overflow="fold"):
-                piece.rstrip()
-                yield Text.assemble(blank, piece, end="\n")
+            for piece in _wrapped(note, console, width):
+                yield from blank.render(console)
+                yield from piece.render(console)
+                yield Segment.line()
+
+
+def _wrapped(text: Text, console, width: int) -> list[Text]:
+    if text.cell_len <= width and "\n" not in text.plain:   # the usual case: it fits
+        if text.plain.endswith(" "):
+            text = text.copy()
+            text.rstrip()
+        return [text]
+    pieces = text.wrap(console, width, overflow="fold")
+    for piece in pieces:
+        piece.rstrip()
+    return list(pieces)
 
 
 class LiveView:
