@@ -5,7 +5,8 @@
 
 What it measures (benchmarks, not timed tests):
 - each scripted mode's whole process, as a ratio to the floor program (bench/startup.py);
-- chat at classroom load and in a burst, against `ncat --chat` in the same run (bench/chat_load.py);
+- chat at classroom load and in a burst, against `ncat --chat` in the same run (bench/chat_load.py),
+  and the classroom load on the server role a teacher runs, with its live view;
 - regenerating every screenshot (bench/screenshots.py).
 """
 from __future__ import annotations
@@ -52,7 +53,10 @@ def main() -> int:
     results = [section("Start-up: whole process per scripted mode", lambda: startup.measure(5 if options.quick else 15))]
     try:
         import chat_load
-        results.append(section("Chat: 200 clients against ncat --chat", lambda: chat_load.measure(quick=options.quick)))
+        results.append(section("Chat: 200 clients against ncat --chat",
+                               lambda: chat_load.measure(rounds=1 if options.quick else 3)))
+        results.append(section("Chat: classroom load on `demo.py --role server`, live view included",
+                               chat_load.measure_live_view))
     except ImportError as error:
         results.append(("Chat: 200 clients against ncat --chat", {"error": f"not available: {error}"}))
     try:
@@ -64,11 +68,39 @@ def main() -> int:
     lines = ["# Benchmark results", "",
              f"Measured {datetime.date.today().isoformat()} on {machine()}, by `python bench/run.py"
              f"{' --quick' if options.quick else ''}`.", ""]
+    lines += ["## Summary", "", *summary(dict(results)), ""]
     for title, figures in results:
         lines += [f"## {title}", "", *render(figures), ""]
     Path(options.output).write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
+
+
+def summary(results: dict) -> list[str]:
+    """The headline figures, each beside its budget; a section that failed says so."""
+    out = []
+    start = results.get("Start-up: whole process per scripted mode") or {}
+    if "modes" in start:
+        ratios = [figures["ratio"] for figures in start["modes"].values()]
+        out.append(f"- start-up: {min(ratios)}x to {max(ratios)}x the floor program ({start['floor_ms']} ms);"
+                   f" budget {start['budget_ratio']}x")
+    chat = results.get("Chat: 200 clients against ncat --chat") or {}
+    if "ours" in chat:
+        ours, ncat = chat["ours"], chat["ncat"]
+        out.append(f"- chat, 200 clients: join {ours['join']['seconds']} s (budget 0.3 s); classroom p99"
+                   f" {ours['classroom']['p99_ms']} ms (ncat {ncat['classroom']['p99_ms']} ms; budget 5 ms);"
+                   f" burst {chat['burst_ratio_vs_ncat']}x ncat (budget 1.0x); zero loss: {chat['verdict']['zero_loss']}")
+    live = results.get("Chat: classroom load on `demo.py --role server`, live view included") or {}
+    if "classroom" in live:
+        out.append(f"- chat server role with its live view: classroom p99 {live['classroom']['p99_ms']} ms;"
+                   f" zero loss: {live['verdict']['zero_loss']}")
+    shots = results.get("Screenshots: regenerating images/") or {}
+    if "seconds" in shots:
+        out.append(f"- regenerating {shots['images']} images: {shots['seconds']} s (budget {shots['budget_s']} s)")
+    for title, figures in results.items():
+        if figures and "error" in figures:
+            out.append(f"- {title}: not measured: {figures['error']}")
+    return out
 
 
 def render(figures) -> list[str]:

@@ -34,6 +34,11 @@ def shown(run: Run) -> list:
     return [event for event in canonical(run.trace) if not event.hidden]
 
 
+def outline(run: Run) -> list[tuple]:
+    """Who did what, how many bytes: what must not change between two runs of one script."""
+    return [(event.actor, event.call, event.size) for event in shown(run)]
+
+
 def said(run: Run, actor: str) -> list[str]:
     return [event.detail for event in shown(run) if event.actor == actor and event.call == "say"]
 
@@ -68,6 +73,30 @@ def serve():
     yield start
     for server in started:
         server.stop()
+
+
+class Peer:
+    """A hand-made client on a real socket that reads whole lines, as netcat shows them."""
+
+    def __init__(self, server) -> None:
+        self.sock = server.connect()
+        self.file = self.sock.makefile("rb")
+
+    def line(self) -> bytes:
+        return self.file.readline()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def server_said(server, text: str, after: int = -1):
+    """Wait until the server has printed `text` (after event `after`); returns that event."""
+    return server.run.wait_for(lambda e: e.seq > after and e.actor == "server" and e.call == "say"
+                               and e.detail == text, actor="test")
 
 
 def recv_line(sock: socket.socket, limit: int = 1 << 20) -> bytes:

@@ -7,10 +7,10 @@ import struct
 import subprocess
 
 import pytest
-from conftest import run_mode, said, shown
+from conftest import outline, run_mode, said, shown
 
 from modes import chat
-from modes._narrate import Run, canonical
+from modes._narrate import Run
 
 
 class Peer:
@@ -107,8 +107,6 @@ def test_the_server_lane_shows_every_byte_in_and_out():
 
 
 def test_the_same_scene_gives_the_same_order_every_time():
-    def outline(run):
-        return [(e.actor, e.call, e.size) for e in canonical(run.trace) if not e.hidden]
     first = outline(run_mode("chat"))
     for _ in range(4):
         assert outline(run_mode("chat")) == first

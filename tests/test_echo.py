@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import socket
 
-from conftest import recv_line, run_mode, said, shown
+from conftest import outline, recv_line, run_mode, said, shown
 
-from modes._narrate import canonical
 from modes.echo import echo_reply, is_quit
 
 
@@ -48,8 +47,6 @@ def test_causes_come_before_effects():
 
 
 def test_the_same_run_gives_the_same_order_every_time():
-    def outline(run):
-        return [(e.actor, e.call, e.size) for e in canonical(run.trace) if not e.hidden]
     first = outline(run_mode("echo"))
     for _ in range(5):
         assert outline(run_mode("echo")) == first

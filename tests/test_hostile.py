@@ -8,7 +8,7 @@ import sys
 import threading
 
 import pytest
-from conftest import ROOT, recv_line, run_demo, run_mode
+from conftest import ROOT, recv_line, run_demo, run_mode, server_said
 
 import modes
 from demo import Exit
@@ -72,6 +72,7 @@ ORDINARY = {"echo": ordinary_echo, "number-add": ordinary_number_add, "chat": or
             "ordering": ordinary_ordering, "relay": ordinary_relay}
 GREETING_LINES = {"chat": 1}          # lines a server sends first, before any reply
 PAIRED = ("ordering", "relay")        # two clients at a time; a third is told the session is full
+WAITING_FOR_A_PAIR = "The server is waiting to receive two connections...."
 
 
 def test_every_mode_has_an_ordinary_client_here():
@@ -142,9 +143,11 @@ def test_five_idle_connections_block_nobody(serve, mode):
         else:
             ORDINARY[mode](server.address)
     finally:
+        mark = server.run.trace.events[-1].seq
         for sock in idle:
             sock.close()
-    if mode in PAIRED:         # once they have gone, the next pair is served
+    if mode in PAIRED:         # once they have gone and the server waits again, the next pair is served
+        server_said(server, WAITING_FOR_A_PAIR, after=mark)
         ORDINARY[mode](server.address)
 
 

@@ -5,36 +5,11 @@ import socket
 import subprocess
 
 import pytest
-from conftest import run_demo, said, shown
+from conftest import Peer, outline, run_demo, said, server_said, shown
 
 import modes
-from modes._narrate import Run, canonical
+from modes._narrate import Run
 from modes.ordering import arrival_note, received_before
-
-
-# -- helpers: raw loopback clients, and the server's own events as the signal to go on ----------
-class Peer:
-    """A hand-made client on a real socket that reads whole lines, as netcat shows them."""
-
-    def __init__(self, server) -> None:
-        self.sock = server.connect()
-        self.file = self.sock.makefile("rb")
-
-    def line(self) -> bytes:
-        return self.file.readline()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
-def server_said(server, text: str, after: int = -1):
-    """Wait until the server has printed `text` (after event `after`); returns that event."""
-    return server.run.wait_for(lambda e: e.seq > after and e.actor == "server" and e.call == "say"
-                               and e.detail == text, actor="test")
 
 
 def play_ordering(first: str, lines=None) -> Run:
@@ -47,10 +22,6 @@ def play_ordering(first: str, lines=None) -> Run:
     mode.play(run, address, mode.SCRIPT if lines is None else lines, first=first)
     run.finish()
     return run
-
-
-def outline(run: Run) -> list:
-    return [(e.actor, e.call, e.size) for e in canonical(run.trace) if not e.hidden]
 
 
 # -- pure rules --------------------------------------------------------------------------------

@@ -5,35 +5,11 @@ import socket
 import subprocess
 
 import pytest
-from conftest import run_demo, run_mode, said
+from conftest import Peer, outline, run_demo, run_mode, said, server_said
 
-from modes._narrate import canonical
 from modes.relay import CHAT_OVER, is_bye, labelled
 
 CONFIRMED = {"X": b"Client X has connected.\n", "Y": b"Client Y has connected.\n"}
-
-
-class Peer:
-    """A hand-made client on a real socket that reads whole lines, as netcat shows them."""
-
-    def __init__(self, server) -> None:
-        self.sock = server.connect()
-        self.file = self.sock.makefile("rb")
-
-    def line(self) -> bytes:
-        return self.file.readline()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
-def server_said(server, text: str, after: int = -1):
-    return server.run.wait_for(lambda e: e.seq > after and e.actor == "server" and e.call == "say"
-                               and e.detail == text, actor="test")
 
 
 def confirmed_pair(server) -> tuple[Peer, Peer]:
@@ -69,8 +45,6 @@ def test_the_scripted_chat_reaches_both_clients_and_ends_on_bye():
 
 
 def test_the_same_chat_gives_the_same_order_every_time():
-    def outline(run):
-        return [(e.actor, e.call, e.size) for e in canonical(run.trace) if not e.hidden]
     reference = outline(run_mode("relay"))
     for _ in range(4):
         assert outline(run_mode("relay")) == reference
