@@ -286,7 +286,7 @@ def save_screenshot(options, events, actor_rank) -> None:
 
     from rich.console import Console
 
-    from modes._render import THEME, LogView, Look, Narration
+    from modes._render import THEME
     from modes._screenshot import save
 
     recording = Console(record=True, file=io.StringIO(), width=options.width or default_width(options, events),
