@@ -90,6 +90,10 @@ class Trace:
             self._changed.notify_all()
         return event
 
+    def atomically(self):
+        """Hold the trace's (reentrant) lock: nothing else is recorded meanwhile."""
+        return self._changed
+
     def visible(self) -> list[Event]:
         return [event for event in self.events if not event.hidden]
 
@@ -341,6 +345,14 @@ class NarratedSocket:
         self._guard(self.real.sendall, data)
 
     def send(self, data: bytes) -> int:
+        if self.real.gettimeout() == 0.0:
+            # Non-blocking, so it returns at once: make the call and its record one step, so the
+            # peer's recv of these bytes can never be recorded (or shown live) before this send.
+            with self.actor.run.trace.atomically():
+                return self._send(data)
+        return self._send(data)
+
+    def _send(self, data: bytes) -> int:
         count = self._guard(self.real.send, data)
         self._record_data("send", data[:count], self.sent)
         self.sent += count
