@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import selectors
 import threading
+import time
 from contextlib import suppress
 from selectors import EVENT_READ, EVENT_WRITE
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
@@ -47,6 +48,7 @@ OUTBOX_LIMIT = 1 << 20     # bytes waiting for one client that is not reading: t
 BACKLOG = 256              # connections the kernel holds while a class joins at once
 BUFSIZE = 64 * 1024
 SEND_EARLY = 20_000        # lines queued within one loop turn that are sent before reading on
+PAUSE_ENDS_LINE = 0.05     # seconds: bytes with no newline, then this much quiet, are one line
 STOP_CHECK = 0.25          # select() timeout: how often the loop looks whether the run is stopping
 PACE = 2.0                 # seconds between scripted turns beside a person (for human eyes)
 
@@ -56,7 +58,8 @@ def is_quit(line: str) -> bool:
 
 
 # -- the server ---------------------------------------------------------------------------------
-def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: int = OUTBOX_LIMIT) -> None:
+def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: int = OUTBOX_LIMIT,
+           pause: float = PAUSE_ENDS_LINE) -> None:
     listener = me.socket()
     listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     listener.bind(address)
@@ -64,11 +67,11 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
     listener.setblocking(False)           # accept() returns at once, or raises BlockingIOError
     ready.set(listener.getsockname())
     me.note("one thread serves all: select() says which sockets are ready")
-    clients = Clients(me, Chat(), max_clients, outbox_limit)
+    clients = Clients(me, Chat(), max_clients, outbox_limit, pause)
     clients.selector.register(listener, EVENT_READ)
     try:
         while not me.run.stopping.is_set():
-            events = clients.selector.select(timeout=STOP_CHECK)
+            events = clients.selector.select(timeout=clients.wait_at_most(STOP_CHECK))
             for key, mask in events:
                 if key.fileobj is listener:       # readable listener: someone is connecting
                     while True:
@@ -92,6 +95,7 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
                         clients.send_queued()
                 if mask & EVENT_WRITE:                    # the kernel has room again
                     clients.unsent[client] = None
+            clients.end_paused_lines()     # a textbook client sent no newline, then stopped
             clients.send_queued()
             if events:
                 me.record(HIDDEN, "handled")   # a scripted run waits on this (demo only)
@@ -119,8 +123,10 @@ class Client:
 class Clients:
     """The server's bookkeeping: who is connected, their outboxes, and the chat rules."""
 
-    def __init__(self, me, chat: Chat, max_clients: int, outbox_limit: int) -> None:
+    def __init__(self, me, chat: Chat, max_clients: int, outbox_limit: int, pause: float) -> None:
         self.me = me
+        self.pause = pause
+        self.unfinished: dict[Client, float] = {}  # clients with part of a line: when it counts as whole
         self.chat = chat
         self.max_clients = max_clients
         self.outbox_limit = outbox_limit
@@ -146,12 +152,31 @@ class Clients:
 
     def received(self, client: Client, data: bytes) -> None:
         messages = client.lines.feed(data) if data else client.lines.flush()
-        for message in messages:                   # whole lines only: a partial line waits
+        self.unfinished.pop(client, None)
+        if client.lines.pending:                   # part of a line: it waits for its end, or a pause
+            self.unfinished[client] = time.monotonic() + self.pause
+        for message in messages:                   # whole lines only
             if client.hanging_up:
                 return
             self.apply(self.chat.receive(client.who, message))
         if not data and not client.gone:           # b'': the client closed its side
             self.drop(client, "" if client.hanging_up else "connection closed")
+
+    def wait_at_most(self, longest: float) -> float:
+        """select()'s timeout: until the next unfinished line's pause is over, at the latest."""
+        if not self.unfinished:
+            return longest
+        return max(0.0, min(longest, min(self.unfinished.values()) - time.monotonic()))
+
+    def end_paused_lines(self) -> None:
+        """The framing rule's second half: bytes with no newline, then a pause, are one line."""
+        now = time.monotonic()
+        for client, deadline in list(self.unfinished.items()):
+            if deadline <= now:
+                del self.unfinished[client]
+                if not client.gone and not client.hanging_up:
+                    for message in client.lines.flush():
+                        self.apply(self.chat.receive(client.who, message))
 
     def apply(self, actions: list) -> None:
         for action in actions:
@@ -210,6 +235,7 @@ class Clients:
         if client.gone:
             return
         client.gone = True
+        self.unfinished.pop(client, None)
         del self.by_who[client.who]
         self.selector.unregister(client.conn)
         client.conn.close()

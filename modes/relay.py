@@ -104,7 +104,12 @@ def client(me, address, lines) -> None:
         for line in lines:                              # as many lines as the person likes
             if over.is_set():
                 break                                   # the chat ended while they were typing
-            sock.sendall(reply_line(line))
+            try:
+                sock.sendall(reply_line(line))
+            except (BrokenPipeError, ConnectionResetError):
+                if over.wait(1.0):                      # the chat ended as this line went out
+                    break
+                raise
             if is_bye(line):
                 break
         else:

@@ -186,6 +186,41 @@ def background():
         process.kill()
 
 
+class LineProcess:
+    """A line-based client process (netcat, say) driven through pipes, read with timeouts."""
+
+    def __init__(self, *command: str) -> None:
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.pending = b""
+
+    def send(self, line: bytes) -> None:
+        self.process.stdin.write(line)
+        self.process.stdin.flush()
+
+    def line(self, timeout: float = 10) -> bytes:
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no whole line within {timeout} s; have {self.pending!r}"
+            readable, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if readable:
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line + b"\n" if _ else line
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            stream.close()
+
+
 def free_port() -> int:
     """A port nobody listens on right now (the OS picked it; we release it at once)."""
     with socket.socket() as probe:

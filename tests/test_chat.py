@@ -139,7 +139,7 @@ def test_a_person_typing_joins_the_scripted_others(monkeypatch):
 
 # -- the protocol over plain sockets ----------------------------------------------------------------
 def test_every_line_gets_the_prefix_and_a_partial_line_waits_for_its_end(chat_server):
-    run, address = chat_server()
+    run, address = chat_server(pause=60)           # a pause long enough never to end "hel" here
     ada, bob = Peer(address), Peer(address)
     assert ada.line() == "* guest-2 joined #lobby"
     ada.send("a\nb\r\nc\n")                       # three lines in one send: three prefixes

@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from conftest import ROOT, free_port, recv_line, run_demo
+from conftest import ROOT, LineProcess, free_port, recv_line, run_demo
 
 from demo import Exit
 
@@ -59,6 +59,101 @@ def test_client_role_against_the_server_role_in_another_process(background, mode
     assert result.returncode == 0, result.stderr
     for text in expected:
         assert f"» {text}" in result.stdout
+    server.interrupt()
+
+
+# -- the two-client and group modes: several netcat users, textbook clients, client roles -----------
+ACCEPTED_X = "Accepted first connection, calling it client X"
+
+
+@pytest.mark.parametrize("mode", ["ordering", "relay"])
+def test_pair_server_roles_serve_two_netcat_users(background, netcat, mode):
+    server, port = start_server(background, mode)
+    x = LineProcess(netcat, "127.0.0.1", str(port))
+    try:
+        server.wait_for(ACCEPTED_X)                   # X is first before Y dials
+        y = LineProcess(netcat, "127.0.0.1", str(port))
+        try:
+            assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
+            if mode == "ordering":
+                y.send(b"y was here\n")
+                server.wait_for('"y was here\\n"')     # Y's line has arrived: now X sends
+                x.send(b"x too\n")
+                assert x.line() == y.line() == b"Y: y was here received before X: x too\n"
+            else:
+                x.send(b"hello y\n")
+                assert x.line() == y.line() == b"X: hello y\n"
+                y.send(b"Bye\n")
+                assert x.line() == y.line() == b"Y: Bye\n"
+        finally:
+            y.close()
+    finally:
+        x.close()
+    server.interrupt()
+
+
+@pytest.mark.parametrize("mode", ["ordering", "relay"])
+def test_pair_server_roles_serve_two_textbook_clients(background, mode):
+    server, port = start_server(background, mode)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as x:
+        server.wait_for(ACCEPTED_X)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as y:
+            assert x.recv(1024) == b"Client X has connected.\n"
+            assert y.recv(1024) == b"Client Y has connected.\n"
+            x.send(b"one send, no newline")
+            expected = b"X: one send, no newline" + (b" received before Y: me too\n" if mode == "ordering" else b"\n")
+            if mode == "ordering":
+                server.wait_for('"one send, no newline"')
+                y.send(b"me too")
+            assert x.recv(1024) == expected
+            assert y.recv(1024) == expected
+    server.interrupt()
+
+
+@pytest.mark.parametrize("mode", ["ordering", "relay"])
+def test_pair_client_role_against_the_server_role(background, mode):
+    server, port = start_server(background, mode)
+    sends = ["--send", "from X"] + (["--send", "Bye"] if mode == "relay" else [])
+    x = background("--mode", mode, "--role", "client", "--port", str(port), *sends)
+    server.wait_for(ACCEPTED_X)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as y_sock, y_sock.makefile("rb") as y:
+        assert y.readline() == b"Client Y has connected.\n"
+        if mode == "ordering":
+            server.wait_for('"from X\\n"')           # X's message is in: now Y sends
+            y_sock.sendall(b"from Y\n")
+            assert y.readline() == b"X: from X received before Y: from Y\n"
+        else:
+            assert [y.readline(), y.readline()] == [b"X: from X\n", b"X: Bye\n"]
+    code, out, err = x.finish()
+    assert code == 0, err
+    expected = "X: from X received before Y: from Y" if mode == "ordering" else "The chat is over."
+    assert "» Client X has connected." in out and f"» {expected}" in out
+    server.interrupt()
+
+
+def test_chat_server_role_with_netcat_and_a_textbook_client(background, netcat):
+    server, port = start_server(background, "chat")
+    ann = LineProcess(netcat, "127.0.0.1", str(port))
+    try:
+        assert ann.line().startswith(b"* welcome, guest-1")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as textbook:
+            assert textbook.recv(1024).startswith(b"* welcome, guest-2")
+            assert ann.line() == b"* guest-2 joined #lobby\n"
+            textbook.send(b"hello from homework")          # no newline: the pause ends it
+            assert ann.line() == b"guest-2: hello from homework\n"
+            ann.send(b"/msg guest-2 hi back\n")
+            assert textbook.recv(1024) == b"[dm] guest-1: hi back\n"
+    finally:
+        ann.close()
+    server.interrupt()
+
+
+def test_chat_client_role_against_the_server_role(background):
+    server, port = start_server(background, "chat")
+    result = run_demo("--mode", "chat", "--role", "client", "--port", str(port),
+                      "--send", "/name ann", "--send", "/list", "--send", "/quit")
+    assert result.returncode == 0, result.stderr
+    assert "» * you are now ann" in result.stdout and "» * in #lobby: ann (you)" in result.stdout
     server.interrupt()
 
 
