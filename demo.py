@@ -14,6 +14,7 @@ whatever went wrong to one exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from enum import IntEnum
 
@@ -97,6 +98,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--role server has no client lines: drop --send/--interactive, or use --role client")
     if options.port is None:
         options.port = 0 if options.role == "both" else ROLE_PORT
+    if options.role == "client" and options.port == 0:
+        raise UsageError("--role client needs the server's port: --port P (the server prints it)")
+    if ":" in options.host:
+        raise UsageError(f"--host {options.host}: IPv6 addresses are not supported yet; use an IPv4 address "
+                         "(127.0.0.1, 0.0.0.0) or a host name")
     if options.pace is not None and not 0 <= options.pace <= 60:
         raise UsageError(f"--pace {options.pace}: give seconds between 0 and 60")
     if options.pitfall and options.role != "both":
@@ -184,13 +190,22 @@ def piped_lines(prompt: str):
         os.close(wake_write)
 
 
-def show_live(run, console, look=None):
-    """Print each event as it is recorded (interactive runs and split roles); returns the view."""
-    from modes._render import LiveView, Look, Narration
+@contextlib.contextmanager
+def shown_live(run, console, options):
+    """Print each event as it is recorded (interactive runs and split roles), while the block runs."""
+    from modes._render import LiveView, Narration
 
-    view = LiveView(console, Narration(run.trace.actor_rank, look or Look(times=True)))
+    # A server with a room full of students may skip send/recv lines it cannot keep up with;
+    # a client's own run, or the one-process demo, is shown in full.
+    view = LiveView(console, Narration(run.trace.actor_rank, look_from(options, times=True)),
+                    may_skip=options.role == "server")
     run.trace.listeners.append(view)
-    return view
+    try:
+        yield view
+    except BaseException:
+        view.close(timeout=0.3)     # Ctrl-C or a failure: a moment for what is queued, then go
+        raise
+    view.close(timeout=None)        # the run is over: show every line of it
 
 
 def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -208,26 +223,23 @@ def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
 def reachable(address) -> tuple:
     """Where a client should connect: a server bound to every address is reachable on loopback."""
     host, port = address[:2]
-    return ("127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host, port)
+    return ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)
 
 
 def run_in_process(options, mode, run, console) -> Exit:
     from modes._narrate import canonical
 
-    live = show_live(run, console, look_from(options, times=True)) if options.interactive else None
-    lines = typed_lines("you> ") if options.interactive else options.send or mode.SCRIPT
-    try:
+    live = options.interactive
+    lines = typed_lines("you> ") if live else options.send or mode.SCRIPT
+    with shown_live(run, console, options) if live else contextlib.nullcontext():
         if options.pitfall:
             from modes._pitfalls import PITFALLS
             PITFALLS[options.pitfall].play(run, mode, lines)
             run.finish()
         else:
             play(mode, run, lines, host=options.host, port=options.port)
-    finally:
-        if live is not None:
-            live.close()
     events = canonical(run.trace)
-    if live is None:
+    if not live:
         replay(console, make_view(options, events, run.trace.actor_rank), options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
@@ -298,17 +310,14 @@ def save_screenshot(options, events, actor_rank) -> None:
 
 def run_server_role(options, mode, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
-    live = show_live(run, console, look_from(options, times=True))
     me = run.actor("server")
-    try:
+    with shown_live(run, console, options):
         server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
         host, port = run.ready.wait(READY_TIMEOUT)
         for line in connect_hints(options, host, port):
             me.note(line)
         server.join()          # Ctrl-C interrupts this wait; the launcher then stops the run
         run.finish(timeout=1.0)  # the mode's rules ended it: let replies in flight go out first
-    finally:
-        live.close(timeout=0.3)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
@@ -317,13 +326,13 @@ def run_server_role(options, mode, run, console) -> Exit:
 def connect_hints(options, host: str, port: int) -> list[str]:
     """How students reach this server: netcat, or this program's client role."""
     hosts = [host]
-    if host in ("0.0.0.0", "::", ""):
+    if host in ("0.0.0.0", ""):
         hosts = machine_addresses() or ["<this machine's address>"]
     hints = [f"serving {options.mode} on {host}:{port}; Ctrl-C stops it"]
     for address in hosts:
         hints.append(f"connect: nc {address} {port}")
         hints.append(f"or: python demo.py --mode {options.mode} --role client --host {address} --port {port}")
-    if host in ("0.0.0.0", "::", ""):
+    if host in ("0.0.0.0", ""):
         hints.append("no address works? find it with `ip addr` (Linux) or `ipconfig` (Windows)")
     return hints
 
@@ -341,13 +350,10 @@ def machine_addresses() -> list[str]:
 
 def run_client_role(options, mode, run, console) -> Exit:
     """Only the client, against a server elsewhere: typed lines by default, or --send."""
-    live = show_live(run, console, look_from(options, times=True))
     run.connect_timeout = options.timeout
     lines = options.send or typed_lines("you> ")
-    try:
+    with shown_live(run, console, options):
         mode.client(run.actor("client"), (options.host, options.port), lines)
-    finally:
-        live.close(timeout=0.3)
     if run.failures:
         raise run.failures[0]
     return Exit.OK

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from modes._framing import MAX_LINE, BadText, TooLong, decode_line
+from modes._framing import MAX_LINE, BadText, TooLong, decode_line, visible
 
 NAME_LIMIT = 20                  # characters in a name or a room name
 LOBBY = "#lobby"
@@ -27,9 +27,6 @@ HELP = f"* commands: {COMMANDS}; any other line goes to everyone in your room"
 
 _NAME = re.compile(r"\w[\w.-]*")          # letters and digits of any script, then also . and -
 _GUEST = re.compile(r"guest-\d+", re.IGNORECASE)
-_INVISIBLE = [*range(0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0), 0x2028, 0x2029,
-              *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
-_SPELLED_OUT = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
 
 
 class Delivery(NamedTuple):
@@ -51,11 +48,6 @@ class Person:
     def __init__(self, name: str, room: str = LOBBY) -> None:
         self.name = name
         self.room = room
-
-
-def visible(text: str) -> str:
-    """Text with every control character spelled out (ESC becomes \\x1b), safe for any terminal."""
-    return text.translate(_SPELLED_OUT)
 
 
 def check_name(name: str, taken: set[str]) -> str:

@@ -22,14 +22,16 @@ EXPLANATIONS = {
                "the peer has received or read them.",
     "recv": "recv(n) returns the bytes that have arrived, at most n: part of a message, or several "
             "messages run together. TCP keeps no message boundaries; the program must frame them.",
-    "recv-eof": "recv() returning b'' (zero bytes) means the peer closed its side: no more data will "
-                "come on this connection.",
-    "shutdown": "shutdown() ends one or both directions of the connection right away, waking any thread "
-                "blocked in accept() or recv() on this socket; close() then releases it.",
+    "recv-eof": "recv() returning b'' (zero bytes) means the stream has ended: the peer closed its "
+                "side (or this end called shutdown()). No more data will come on this connection.",
+    "shutdown": "shutdown(SHUT_WR) tells the peer no more data is coming (its recv() returns b''); "
+                "SHUT_RD or SHUT_RDWR also stop receiving here, which on Linux wakes a thread blocked "
+                "in recv() or accept() on this socket. close() then releases the socket.",
     "close": "close() releases the socket. On a connection the kernel sends FIN, so the peer's next "
              "recv() returns b'' once it has read everything sent before.",
-    "reset": "A reset (RST) aborts the connection at once: the peer's program died, or closed while "
-             "data was still unread. Data in flight is lost.",
+    "reset": "A reset (RST) aborts the connection at once, losing data in flight: the peer closed while "
+             "bytes it had not read were waiting, or closed with SO_LINGER set to 0, or no longer knows "
+             "this connection (its machine restarted).",
 }
 
 

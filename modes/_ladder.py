@@ -91,7 +91,7 @@ class LadderView:
         narration = self.narration
         if event.call == "recv":
             if event.size == 0:
-                return Text("recv b'' (peer closed)", style="closed")
+                return Text("recv b'' (end of stream)", style="closed")
             return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
         if event.call == "say":
             return Text("» ", style="dim").append_text(safe_text(narration._ports(event.detail), style="say"))

@@ -142,7 +142,7 @@ class Narration:
             body.append(self._ports(f"{'from' if event.call == 'recv' else 'to'} :{event.peer[1]} "), style="bytes")
         if event.call == "recv" and event.size == 0:
             body.append("b'' ", style="closed")
-            body.append("the peer closed its side", style="closed")
+            body.append("end of stream: nothing more will arrive", style="closed")
             return body
         data = event.data or b""
         shown = data if self.look.wire else data[:PAYLOAD_SHOWN]
@@ -236,8 +236,8 @@ def _wrapped(text: Text, console, width: int) -> list[Text]:
 class LiveView:
     """Prints events as they are recorded (interactive runs, split roles), from its own thread.
 
-    Recording only queues the event, so a busy server never waits for the terminal.  When the
-    queue backs up (a chat of 200 students sends tens of thousands of lines a second), the view
+    Recording only queues the event, so a busy server never waits for the terminal.  For a server
+    role (``may_skip``), when the queue backs up (a chat of 200 students sends tens of thousands of lines a second), the view
     stops asking for send/recv events, which are then not even built, and prints once a second how
     many it did not show; connections, notes and errors are still shown one by one.
     """
@@ -245,21 +245,22 @@ class LiveView:
     BUSY = 200          # queued events that mean the terminal has fallen behind
     SUMMARY_EVERY = 1.0  # seconds between "not shown" lines while busy
 
-    def __init__(self, console, narration: Narration, *, limit: int = 5000) -> None:
+    def __init__(self, console, narration: Narration, *, may_skip: bool = True, limit: int = 5000) -> None:
         import queue
         import threading
         self.console = console
         self.narration = narration
         self.wants_data = True
         self._not_shown: dict[str, list[int]] = {}
-        self._queue: queue.Queue = queue.Queue(limit)
+        self.may_skip = may_skip    # False: show every event, however far behind (a client's own run)
+        self._queue: queue.Queue = queue.Queue(limit if may_skip else 0)
         self._thread = threading.Thread(target=self._print, name="live view", daemon=True)
         self._thread.start()
 
     def __call__(self, event: Event) -> None:    # a Trace listener: called under the trace's lock
         if event.hidden:
             return
-        if self._queue.qsize() > self.BUSY:
+        if self.may_skip and self._queue.qsize() > self.BUSY:
             self.wants_data = False
         try:
             self._queue.put_nowait(event)
@@ -271,8 +272,8 @@ class LiveView:
         counts[0] += 1
         counts[1] += size
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Print what is still queued (waiting at most ``timeout``), then stop."""
+    def close(self, timeout: float | None = None) -> None:
+        """Print what is still queued (waiting at most ``timeout`` seconds, or until done), then stop."""
         try:
             self._queue.put(None, timeout=timeout)
         except Exception:

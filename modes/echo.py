@@ -51,10 +51,8 @@ def serve_client(me, conn, client_address) -> None:
     with conn:
         while True:
             data = conn.recv(BUFSIZE)      # part of a line, a line, or several lines
-            if not data:                   # b'' : the client closed its side
-                me.say(f"{client_address[0]}:{client_address[1]} disconnected")
-                return
-            for message in lines.feed(data, quiet=conn.quiet):
+            # b'' : the client closed its side; a last line without newline still counts
+            for message in lines.feed(data, quiet=conn.quiet) if data else lines.flush():
                 try:
                     text = decode_line(message)
                 except BadText as problem:
@@ -63,6 +61,9 @@ def serve_client(me, conn, client_address) -> None:
                 conn.sendall(reply_line(echo_reply(text, client_address)))
                 if is_quit(text):
                     return
+            if not data:
+                me.say(f"{client_address[0]}:{client_address[1]} disconnected")
+                return
 
 
 def client(me, address, lines) -> None:

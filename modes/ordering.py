@@ -18,7 +18,7 @@ from __future__ import annotations
 from contextlib import suppress
 from socket import SO_REUSEADDR, SOL_SOCKET
 
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line, visible
 from modes._narrate import PeerClosed
 from modes._pair import (CLOSING, NAMES, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
                          wait_until_ready_again)
@@ -31,8 +31,9 @@ SESSION_OVER = "the session is over"                 # ends the server's reply w
 
 
 def received_before(first: tuple[str, str], second: tuple[str, str]) -> str:
-    """The seed's result line, from (name, message) pairs in the order they arrived."""
-    return f"{first[0]}: {first[1]} received before {second[0]}: {second[1]}"
+    """The seed's result line, from (name, message) pairs in the order they arrived (messages made
+    visible: one student's control codes must not act on the other's terminal)."""
+    return f"{first[0]}: {visible(first[1])} received before {second[0]}: {visible(second[1])}"
 
 
 def arrival_note(name: str) -> str:

@@ -23,7 +23,7 @@ import threading
 from contextlib import suppress
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line, visible
 from modes._narrate import PeerClosed, Stopped
 from modes._pair import (CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
                          wait_until_ready_again)
@@ -39,8 +39,9 @@ def is_bye(text: str) -> bool:
 
 
 def labelled(name: str, text: str) -> str:
-    """What both clients receive for one message: the sender's name, then its words."""
-    return f"{name}: {text}"
+    """What both clients receive for one message: the sender's name, then its words (made
+    visible: one student's control codes must not act on the other's terminal)."""
+    return f"{name}: {visible(text)}"
 
 
 def server(me, address, ready) -> None:

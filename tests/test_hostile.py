@@ -101,11 +101,18 @@ def empty_lines(mode, address):
     return hostile_bytes(mode, address, b"\n" * 20)
 
 
+HALF_REPLY = {"echo": b"ECHO: half a mess (from 127.0.0.1:", "number-add": b"error: expected"}
+
+
 def half_then_close(mode, address):
+    """Half a line, then close the sending side: a last line with no newline still counts."""
     with socket.create_connection(address, timeout=5) as sock:
+        for _ in range(GREETING_LINES.get(mode, 0)):
+            recv_line(sock)
         sock.sendall(b"half a mess")
         sock.shutdown(socket.SHUT_WR)
-        sock.recv(1024)          # whatever the server makes of it, or b''
+        reply = recv_line(sock)
+        assert reply.startswith(HALF_REPLY.get(mode, b"")), reply
         return sock.getsockname()
 
 

@@ -7,7 +7,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modes._chat_rules import Chat, Delivery, HangUp, check_name, check_room, split_command, visible
+from modes._chat_rules import Chat, Delivery, HangUp, check_name, check_room, split_command
+from modes._framing import visible
 from modes._framing import BadText, LineBuffer, TooLong, decode_line, reply_line
 from modes.echo import echo_reply
 from modes.number_add import answer, parse_client_message

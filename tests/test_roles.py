@@ -242,11 +242,12 @@ def test_connect_timeout():
 def isolated(*args: str) -> subprocess.CompletedProcess:
     """Run demo.py in a new network namespace with no interface up: nothing can leave it."""
     unshare = shutil.which("unshare")
-    if unshare is None or subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
+    # -r maps us to root inside a new user namespace, so this works without being root.
+    if unshare is None or subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode != 0:
         if os.environ.get("CI"):
-            pytest.fail("unshare -n is not available: cannot isolate the network for this test")
-        pytest.skip("unshare -n is not permitted here")
-    return subprocess.run([unshare, "-n", sys.executable, str(ROOT / "demo.py"), *args],
+            pytest.fail("unshare -rn is not available: cannot isolate the network for this test")
+        pytest.skip("unshare -rn is not permitted here")
+    return subprocess.run([unshare, "-rn", sys.executable, str(ROOT / "demo.py"), *args],
                           capture_output=True, text=True, timeout=20, cwd=ROOT)
 
 
@@ -309,3 +310,31 @@ def test_serving_every_address_prints_where_students_connect(background):
         sock.sendall(b"x\n")
         assert recv_line(sock).startswith(b"ECHO: x")
     server.interrupt()
+
+
+def test_a_client_role_shows_every_line_of_a_long_run(background):
+    server, port = start_server(background, "echo")
+    sends = [part for number in range(300) for part in ("--send", f"line {number}")]
+    result = run_demo("--mode", "echo", "--role", "client", "--port", str(port), *sends, "--send", "quit")
+    assert result.returncode == 0, result.stderr
+    assert "» ECHO: line 299 (from 127.0.0.1:" in result.stdout and "» BYE (from" in result.stdout
+    assert "not shown" not in result.stdout
+    server.interrupt()
+
+
+@pytest.mark.parametrize("mode", ["ordering", "relay"])
+def test_one_students_control_codes_never_reach_the_other(serve, mode):
+    from conftest import Peer
+    server = serve(mode)
+    x, y = Peer(server), Peer(server)
+    try:
+        assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
+        x.send(b"\x1b]0;hacked\x07\x1b[2J\n")
+        if mode == "ordering":
+            y.send(b"ok\n")
+        line = y.line()
+        assert b"\x1b" not in line and b"\x07" not in line
+        assert b"\\x1b]0;hacked\\x07\\x1b[2J" in line
+    finally:
+        x.close()
+        y.close()

@@ -97,10 +97,14 @@ def test_no_usable_font_says_what_to_do(monkeypatch):
 
 
 def test_a_named_font_is_used(tmp_path):
-    font = _screenshot.find_font(None)
-    assert _screenshot.font_family(font)
-    assert shoot(tmp_path, "named.png", "--mode", "echo", "--font", str(font)) == \
-        shoot(tmp_path, "found.png", "--mode", "echo")
+    found = _screenshot.find_font(None)
+    other = next((path for path in sorted(found.parent.glob("*Mono*.tt[fc]")) if path != found), None)
+    assert other is not None, f"no second monospace face beside {found} to tell the two apart"
+    assert _screenshot.font_family(other)
+    named = shoot(tmp_path, "named.png", "--mode", "echo", "--font", str(other))
+    default = shoot(tmp_path, "found.png", "--mode", "echo")
+    assert named != default                              # --font really changed the drawing
+    assert png_size_and_pixels(named)[:2] == png_size_and_pixels(default)[:2]
 
 
 def test_images_are_current(tmp_path):
