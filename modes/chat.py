@@ -26,7 +26,7 @@ from selectors import EVENT_READ, EVENT_WRITE
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from modes._chat_rules import Chat, HangUp
-from modes._framing import LineBuffer, as_text, reply_line
+from modes._framing import RULE, LineBuffer, as_text, reply_line
 from modes._narrate import HIDDEN, Stopped, address_text
 
 SUMMARY = "everyone who connects talks to everyone else: names, /msg, #rooms; netcat welcome"
@@ -67,6 +67,7 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
     listener.setblocking(False)           # accept() returns at once, or raises BlockingIOError
     ready.set(listener.getsockname())
     me.note("one thread serves all: select() says which sockets are ready")
+    me.note(f"framing: {RULE}")
     clients = Clients(me, Chat(), max_clients, outbox_limit, pause)
     clients.selector.register(listener, EVENT_READ)
     try:
