@@ -70,6 +70,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              "client: the server to connect to (default 127.0.0.1)")
     parser.add_argument("--port", type=int, metavar="P",
                         help=f"the server's port (default: any free port in one process, {ROLE_PORT} for split roles)")
+    parser.add_argument("--max-clients", type=int, metavar="N",
+                        help="chat: how many may join at once; the next is refused politely (default 250)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long a client waits for its connection to be accepted (default 10)")
     parser.add_argument("--screenshot", metavar="PATH",
@@ -109,6 +111,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--pitfall runs both ends in one process: drop --role")
     if options.pitfall and options.mode not in pitfall_modes(options.pitfall):
         raise UsageError(f"--pitfall {options.pitfall} goes with --mode {' or --mode '.join(pitfall_modes(options.pitfall))}")
+    if options.max_clients is not None:
+        if options.mode != "chat":
+            raise UsageError("--max-clients is for --mode chat (the other modes serve one or two at a time)")
+        if options.max_clients < 1:
+            raise UsageError(f"--max-clients {options.max_clients}: at least 1")
     if not options.timeout > 0:
         raise UsageError(f"--timeout {options.timeout}: give a positive number of seconds")
     if options.width is not None and not 40 <= options.width <= 400:
@@ -208,10 +215,10 @@ def shown_live(run, console, options):
     view.close(timeout=None)        # the run is over: show every line of it
 
 
-def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0) -> None:
+def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0, serve=None) -> None:
     """Both ends in this process: the server in a thread, clients once it says it is listening."""
     server = run.actor("server")
-    run.start(server, mode.server, server, (host, port), run.ready)
+    run.start(server, serve or mode.server, server, (host, port), run.ready)
     address = reachable(run.ready.wait(READY_TIMEOUT))
     if hasattr(mode, "play"):
         mode.play(run, address, lines)
@@ -237,7 +244,7 @@ def run_in_process(options, mode, run, console) -> Exit:
             PITFALLS[options.pitfall].play(run, mode, lines)
             run.finish()
         else:
-            play(mode, run, lines, host=options.host, port=options.port)
+            play(mode, run, lines, host=options.host, port=options.port, serve=server_of(mode, options))
     events = canonical(run.trace)
     if not live:
         replay(console, make_view(options, events, run.trace.actor_rank), options)
@@ -312,7 +319,8 @@ def run_server_role(options, mode, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
     me = run.actor("server")
     with shown_live(run, console, options):
-        server = run.start(me, mode.server, me, (options.host, options.port), run.ready, critical=True)
+        server = run.start(me, server_of(mode, options), me, (options.host, options.port), run.ready,
+                           critical=True)
         host, port = run.ready.wait(READY_TIMEOUT)
         for line in connect_hints(options, host, port):
             me.note(line)
@@ -321,6 +329,14 @@ def run_server_role(options, mode, run, console) -> Exit:
     if run.failures:
         raise run.failures[0]
     return Exit.OK
+
+
+def server_of(mode, options):
+    """The mode's server function, with the limits the command line set."""
+    if options.max_clients is None:
+        return mode.server
+    import functools
+    return functools.partial(mode.server, max_clients=options.max_clients)
 
 
 def connect_hints(options, host: str, port: int) -> list[str]:

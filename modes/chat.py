@@ -142,7 +142,7 @@ class Clients:
         if len(self.by_who) >= self.max_clients:
             self.me.say(f"refused {address_text(client_address)}: the chat is full")
             with suppress(OSError):
-                conn.send(reply_line(f"* sorry, the chat is full ({self.max_clients} people); try later"))
+                conn.send(reply_line(f"* sorry, the chat is full (the limit is {self.max_clients}); try later"))
             conn.close()
             return
         who, actions = self.chat.join()

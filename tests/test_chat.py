@@ -244,7 +244,7 @@ def test_beyond_the_maximum_a_newcomer_is_refused_politely(chat_server):
     _, address = chat_server(max_clients=2)
     first, second = Peer(address), Peer(address)
     third = Peer(address)
-    assert third.welcome == "* sorry, the chat is full (2 people); try later"
+    assert third.welcome == "* sorry, the chat is full (the limit is 2); try later"
     assert third.closed()
     second.close()
     assert first.until("left")[-1] == "* guest-2 left (connection closed)"

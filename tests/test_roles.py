@@ -148,6 +148,17 @@ def test_chat_server_role_with_netcat_and_a_textbook_client(background, netcat):
     server.interrupt()
 
 
+def test_a_teacher_sets_how_many_may_join_the_chat(background):
+    server = background("--mode", "chat", "--role", "server", "--port", "0", "--max-clients", "1")
+    port = server.listening_port()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+        assert recv_line(first).startswith(b"* welcome, guest-1")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as second:
+            assert recv_line(second) == b"* sorry, the chat is full (the limit is 1); try later\n"
+            assert second.recv(1024) == b""                  # and it is closed
+    server.interrupt()
+
+
 def test_chat_client_role_against_the_server_role(background):
     server, port = start_server(background, "chat")
     result = run_demo("--mode", "chat", "--role", "client", "--port", str(port),
