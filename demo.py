@@ -302,6 +302,7 @@ def replay(console, view, options) -> None:
 def save_screenshot(options, events, actor_rank) -> None:
     """Draw the finished run again, at a fixed width with ports normalised, and save it."""
     import io
+    import shlex
 
     from rich.console import Console
 
@@ -312,7 +313,16 @@ def save_screenshot(options, events, actor_rank) -> None:
                         theme=THEME, highlight=False, force_terminal=True, color_system="truecolor",
                         legacy_windows=False)
     recording.print(make_view(options, events, actor_rank, normalise=True))
-    save(recording, options.screenshot, title=f"demo.py --mode {options.mode}", font=options.font)
+    # The title is the command that draws this image again (the port does not matter).
+    command = ["python", "demo.py", "--mode", options.mode]
+    for flag, value in (("--view", None if options.view == "log" else options.view), ("--pitfall", options.pitfall),
+                        ("--explain", options.explain), ("--wire", options.wire),
+                        ("--interactive", options.interactive), ("--max-clients", options.max_clients),
+                        ("--width", options.width)):
+        command += [flag] if value is True else [flag, str(value)] if value else []
+    for line in options.send or ():
+        command += ["--send", line]
+    save(recording, options.screenshot, title=shlex.join(command), font=options.font)
 
 
 def run_server_role(options, mode, run, console) -> Exit:

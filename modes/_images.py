@@ -1,10 +1,12 @@
-"""Regenerate every image in images/:  python -m modes._images
+"""Regenerate every image in images/:  python -m modes._images   (--check: only say which are stale)
 
-Every mode gets images/MODE.svg and images/MODE.png; every lesson gets images/lesson-NAME.svg.
-Each file is exactly what ``python demo.py ARGS --screenshot images/NAME.svg`` (or .png) writes.
-The runs happen in this one process (start-up is paid once), and the PNGs are drawn from those
-SVGs in parallel processes (resvg holds the GIL).  tests/test_screenshots.py fails when any image
-here is stale.
+``image_table()`` is the list: image name -> the demo.py arguments that draw it.  Every mode gets
+images/MODE.svg and images/MODE.png; every lesson gets images/lesson-NAME.svg.  Each file is
+exactly what ``python demo.py ARGS --screenshot images/NAME.svg`` (or ``.png``) writes: the runs
+go through ``demo.main`` itself, in this one process (start-up is paid once), and each PNG is
+drawn from the SVG just written, which is what ``--screenshot NAME.png`` does after the same run
+(in two forked processes, since drawing PNGs is most of the time).
+tests/test_screenshots.py fails when any image here is stale.
 """
 from __future__ import annotations
 
@@ -16,15 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
 
-
-def png_names() -> list[str]:
-    """The images that also get a PNG: one per mode (lessons stay SVG, which READMEs show)."""
-    import modes
-    return modes.names()
-
-
 def image_table() -> dict[str, list[str]]:
-    """Image name -> the demo.py arguments that draw it: every mode, then the lessons."""
+    """Image name -> the demo.py arguments that draw it: every mode, then the lessons.
+
+    To add an image, add a row here (and the image beneath its section of the README).
+    """
     import modes
     from modes._pitfalls import PITFALLS
 
@@ -37,43 +35,100 @@ def image_table() -> dict[str, list[str]]:
     return table
 
 
+def png_names() -> list[str]:
+    """The images that also get a PNG: one per mode (READMEs show the SVGs)."""
+    import modes
+
+    return modes.names()
+
+
 def draw(name: str, args: list[str], folder: Path) -> Path:
-    """Run demo.py ARGS once, here, writing folder/NAME.svg; raise if the run failed."""
+    """Run ``demo.py ARGS --screenshot folder/NAME.svg`` here, in this process."""
     import demo
 
     target = folder / f"{name}.svg"
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):     # the run's terminal view is not wanted here
         code = demo.main([*args, "--screenshot", str(target)])
     if code != 0:
-        raise SystemExit(f"demo.py {' '.join(args)} exited {code}")
+        raise RuntimeError(f"python demo.py {' '.join(args)} exited {code}")
     return target
+
+
+def draw_png(svg_path: Path) -> Path:
+    """NAME.png beside NAME.svg, drawn from it as ``--screenshot NAME.png`` would draw it."""
+    from modes._screenshot import png, write
+
+    target = svg_path.with_suffix(".png")
+    write(target, png(svg_path.read_text(encoding="utf-8")))
+    return target
+
+
+def draw_pngs(svg_paths: list[Path]) -> list[Path]:
+    """A PNG beside each SVG, two at a time: resvg holds the GIL, so in two forked processes."""
+    import multiprocessing
+
+    largest_first = sorted(svg_paths, key=lambda path: path.stat().st_size, reverse=True)
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:      # no fork on this platform (Windows): one at a time
+        return [draw_png(path) for path in largest_first]
+    with context.Pool(min(2, len(largest_first)) or 1) as pool:
+        return pool.map(draw_png, largest_first, chunksize=1)
 
 
 def regenerate(folder: Path = IMAGES) -> list[Path]:
+    """Write every image of the table into ``folder``; return the files written."""
     from modes._screenshot import find_font
 
-    folder.mkdir(exist_ok=True)
+    find_font()                 # no usable font: say so before drawing anything
+    folder.mkdir(parents=True, exist_ok=True)
     svgs = {name: draw(name, args, folder) for name, args in image_table().items()}
-    font = find_font(None)
-    jobs = [(svgs[name], font) for name in png_names()]
-    try:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(2) as pool:
-            pngs = pool.map(_to_png, jobs)
-    except (ValueError, OSError):       # no fork on this platform: one at a time
-        pngs = [_to_png(job) for job in jobs]
-    return [*svgs.values(), *pngs]
+    return [*svgs.values(), *draw_pngs([svgs[name] for name in png_names()])]
 
 
-def _to_png(job: tuple[Path, Path]) -> Path:
-    from modes._screenshot import png
-    svg_path, font = job
-    target = svg_path.with_suffix(".png")
-    target.write_bytes(png(svg_path.read_text(encoding="utf-8"), font))
-    return target
+def stale(folder: Path, scratch: Path) -> list[str]:
+    """The images in ``folder`` that differ from what the table draws now (drawn into ``scratch``).
+
+    An SVG must be byte-identical.  A PNG must have been drawn from the current SVG (its Source
+    chunk) and, when this machine has the same font files and resvg version it was drawn with
+    (its Renderer chunk), be byte-identical too.
+    """
+    from modes._screenshot import find_font, png_renderer, png_source, renderer, sha256_text
+
+    found = []
+    for name, args in image_table().items():
+        committed = folder / f"{name}.svg"
+        fresh = draw(name, args, scratch)
+        if not committed.is_file() or committed.read_bytes() != fresh.read_bytes():
+            found.append(committed.name)
+    local = renderer(find_font())
+    comparable = []
+    for name in png_names():
+        committed = folder / f"{name}.png"
+        data = committed.read_bytes() if committed.is_file() else b""
+        if png_source(data) != sha256_text((scratch / f"{name}.svg").read_text(encoding="utf-8")):
+            found.append(committed.name)
+        elif png_renderer(data) == local:
+            comparable.append(name)
+    for fresh in draw_pngs([scratch / f"{name}.svg" for name in comparable]):
+        if (folder / fresh.name).read_bytes() != fresh.read_bytes():
+            found.append(fresh.name)
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            found = stale(IMAGES, Path(scratch))
+        print(f"stale: {', '.join(found)}; run: python -m modes._images" if found else "images/ is current")
+        return 1 if found else 0
+    written = regenerate()
+    print(f"wrote {len(written)} images in {IMAGES.relative_to(ROOT)}/")
+    return 0
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    written = regenerate()
-    print(f"wrote {len(written)} images in {IMAGES.relative_to(ROOT)}/")
+    sys.exit(main(sys.argv[1:]))
