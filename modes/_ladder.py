@@ -94,7 +94,7 @@ class LadderView:
                 return Text("recv b'' (end of stream)", style="closed")
             return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
         if event.call == "say":
-            return Text("» ", style="dim").append_text(safe_text(narration._ports(event.detail), style="say"))
+            return Text.assemble(("» ", "dim"), safe_text(narration._ports(event.detail), style="say"))
         if event.call == "note":
             return Text("# " + narration._ports(event.detail), style="note")
         if event.call == "error":

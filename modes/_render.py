@@ -119,8 +119,8 @@ class Narration:
     def _body(self, event: Event) -> Text:
         call = event.call
         if call == "say":
-            return Text("» ", style="dim").append_text(safe_text(self._ports(event.detail), style="say",
-                                                                  escape_style="payload.escape"))
+            # Text.assemble: a style given to Text("» ") would dim the whole line, not just the mark.
+            return Text.assemble(("» ", "dim"), safe_text(self._ports(event.detail), style="say"))
         if call == "note":
             return Text("# ", style="note").append(self._ports(event.detail), style="note")
         if call == "error":
@@ -142,7 +142,7 @@ class Narration:
             body.append(self._ports(f"{'from' if event.call == 'recv' else 'to'} :{event.peer[1]} "), style="bytes")
         if event.call == "recv" and event.size == 0:
             body.append("b'' ", style="closed")
-            body.append("end of stream: nothing more will arrive", style="closed")
+            body.append("end of stream", style="closed")
             return body
         data = event.data or b""
         shown = data if self.look.wire else data[:PAYLOAD_SHOWN]
