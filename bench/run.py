@@ -84,6 +84,10 @@ def summary(results: dict) -> list[str]:
         ratios = [figures["ratio"] for figures in start["modes"].values()]
         out.append(f"- start-up: {min(ratios)}x to {max(ratios)}x the floor program ({start['floor_ms']} ms);"
                    f" budget {start['budget_ratio']}x")
+        bare = start.get("ratio_without_bytecode_cache")
+        if bare:
+            out.append(f"- start-up when every run compiles this project's modules (PYTHONDONTWRITEBYTECODE"
+                       f" on a fresh clone): {min(bare.values())}x to {max(bare.values())}x")
     chat = results.get("Chat: 200 clients against ncat --chat") or {}
     if "ours" in chat:
         ours, ncat = chat["ours"], chat["ncat"]
