@@ -55,7 +55,6 @@ class LadderView:
         lane = max(8, (width - first - tail) // max(1, len(self.lanes) - 1))
         centres = {name: first + lane * index for index, name in enumerate(self.lanes)}
         last = self.lanes[-1] if self.lanes else None
-        self._ports_seen = False
         header = self._row(width, centres)
         for name, centre in centres.items():
             title = name if len(name) <= lane - 2 else name[:lane - 3] + "…"

@@ -9,7 +9,7 @@ Who uses what:
   ``close``.  A ``NarratedSocket`` makes the real call on a real socket, then records it.
 - Threads that coordinate in-process use ``Ready``, ``Mailbox`` or ``run.wait_for``: each records
   a hidden "sync" event, so the trace knows what happened *because of* what.
-- Tests read ``run.trace.visible()`` or ``canonical(run.trace)`` and compare events with ``==``.
+- Tests read ``canonical(run.trace)`` and compare events with ``==``.
 
 Determinism
 -----------
@@ -93,9 +93,6 @@ class Trace:
     def atomically(self):
         """Hold the trace's (reentrant) lock: nothing else is recorded meanwhile."""
         return self._changed
-
-    def visible(self) -> list[Event]:
-        return [event for event in self.events if not event.hidden]
 
     def wait_for(self, predicate: Callable[[Event], bool], timeout: float, *, actor: str) -> Event:
         """Block until an event matching ``predicate`` is recorded; the waiter is ordered after it."""

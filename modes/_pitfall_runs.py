@@ -10,7 +10,7 @@ import select
 import socket
 from socket import MSG_PEEK, MSG_WAITALL, SO_REUSEADDR, SOL_SOCKET
 
-from modes._framing import LineBuffer, as_text
+from modes._framing import LineBuffer, as_text, recv_line
 
 LOOPBACK = ("127.0.0.1", 0)
 BIG = 2500      # bytes: more than one recv(1024) can return
@@ -73,10 +73,7 @@ def stream(run, mode, lines) -> None:
         server.say(f"framed message: {as_text(message)!r}")
     sock.sendall(big)
     _until_buffered(conn, len(big))
-    messages = []
-    while not messages:
-        messages = buffer.feed(conn.recv(1024))
-    server.say(f"framed message: {len(messages[0])} bytes, whole")
+    server.say(f"framed message: {len(recv_line(conn, buffer))} bytes, whole")
     sock.close()
     conn.close()
     listener.close()
@@ -189,11 +186,7 @@ def pickle(run, mode, lines) -> None:
                 "picks, with the server's rights. (This demo only disassembled the bytes.)")
     server.note("the fix: send text (or JSON) and parse it with rules that only build data")
     sock.sendall(b"hello as plain text\n")
-    buffer = LineBuffer()
-    messages = []
-    while not messages:
-        messages = buffer.feed(conn.recv(1024))
-    server.say(f"text message: {as_text(messages[0])!r}: data, never code")
+    server.say(f"text message: {as_text(recv_line(conn, LineBuffer()))!r}: data, never code")
     sock.close()
     conn.close()
     listener.close()

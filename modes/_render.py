@@ -66,7 +66,6 @@ class Look:
     normalise: bool = False     # stable placeholders for ports (screenshots)
     explain: bool = False       # a plain-language note the first time each call appears
     wire: bool = False          # every byte of every send and recv
-    payload_width: int = 0      # 0: as wide as the console allows
 
 
 ACTOR_WIDTH = 9

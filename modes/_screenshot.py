@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from modes._framing import visible
+
 FORMATS = (".svg", ".html", ".txt", ".png")
 
 CELL_WIDTH = 12          # pixels per column: DejaVu Sans Mono's advance at FONT_SIZE
@@ -77,11 +79,6 @@ def write(target: Path, content: bytes) -> None:
         target.write_bytes(content)      # bytes: no "\r\n" on Windows, the same file everywhere
     except OSError as error:
         raise ScreenshotError(f"cannot write {target}: {error.strerror}") from None
-
-
-def visible(title: str) -> str:
-    """The title with control characters shown as escapes (``\\x1b``): --send text may carry them."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda match: f"\\x{ord(match.group()):02x}", title)
 
 
 # -- TXT and HTML ------------------------------------------------------------------------------
