@@ -5,11 +5,13 @@
     python demo.py --mode echo --interactive   you type the client's lines
     python demo.py --mode echo --role server   only the server (students connect with nc)
     python demo.py --mode echo --role client --host H   only the client, against H
+    python demo.py --lesson stream             a classic mistake, failing for real, then the fix
     python demo.py --list                      the modes
 
 The launcher is thin: it parses the command line, starts the mode's server in a thread, waits
-for the server's ready signal (never a sleep), runs the client(s), renders the run, and maps
-whatever went wrong to one exit code.
+for the server's ready signal (never a sleep), plays the clients' scene, hands the run's events
+to a view, and maps whatever went wrong to one exit code.  Modes live in ``modes/``; everything
+else (narrated sockets, scenes, views, screenshots, lessons) in the kit, ``narration/``.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ import sys
 from enum import IntEnum
 
 import modes
+from narration import lessons
 
 READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
 ROLE_PORT = 5050        # split roles need a port both sides know; 0 still means "any free port"
-SCREENSHOT_WIDTH = 80   # fixed, so a screenshot never depends on the author's terminal
 
 
 class Exit(IntEnum):
@@ -46,6 +48,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def format_help(self) -> str:   # what each lesson shows, read only when help is asked for
+        lines = [f"  {name:<12} {lessons.load(name).SUMMARY}" for name in lessons.names()]
+        return super().format_help() + "\nlessons (--lesson NAME):\n" + "\n".join(lines) + "\n"
+
     def error(self, message: str):  # one line, naming the valid choices, instead of argparse's two
         if "unrecognized arguments" in message:
             flags = ", ".join(sorted({s for a in self._actions for s in a.option_strings if s.startswith("--")}))
@@ -54,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    mode_names = modes.names()
+    mode_names, lesson_names = modes.names(), lessons.names()
     parser = _Parser(prog="demo.py", description="Watch a real TCP server and client talk.")
     parser.add_argument("--mode", choices=mode_names, metavar="NAME",
                         help=f"which demo to run: {', '.join(mode_names)}")
@@ -76,8 +82,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="how long a client waits for its connection to be accepted (default 10)")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="also write the run to PATH: .svg, .html, .txt or .png")
-    parser.add_argument("--width", type=int, metavar="N",
-                        help=f"screenshot width in columns (default {SCREENSHOT_WIDTH})")
+    parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
                         help="log: one line per call (default); ladder: a sequence diagram, one lane per actor")
@@ -88,12 +93,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step", action="store_true", help="press Enter to show each next event (for a class)")
     parser.add_argument("--pace", type=float, metavar="SECONDS",
                         help="show the events one by one, this many seconds apart (for a class)")
-    parser.add_argument("--pitfall", choices=pitfall_names(), metavar="NAME",
-                        help="show a classic mistake failing, then the fix: " + "; ".join(
-                            f"{name} ({summary})" for name, summary in pitfall_names(True)))
+    parser.add_argument("--lesson", "--pitfall", dest="lesson", choices=lesson_names, metavar="NAME",
+                        help=f"a classic mistake, failing for real, then the fix: {', '.join(lesson_names)} "
+                             "(listed below; --pitfall is the same)")
     options = parser.parse_args(argv)
-    if not options.list and options.mode is None:
-        raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), or --list")
+    if not options.list and options.mode is None and options.lesson is None:
+        raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), a --lesson, or --list")
     if options.send and options.interactive:
         raise UsageError("--send and --interactive both give the client's lines; choose one")
     if options.role == "server" and (options.send or options.interactive):
@@ -107,10 +112,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                          "(127.0.0.1, 0.0.0.0) or a host name")
     if options.pace is not None and not 0 <= options.pace <= 60:
         raise UsageError(f"--pace {options.pace}: give seconds between 0 and 60")
-    if options.pitfall and options.role != "both":
-        raise UsageError("--pitfall runs both ends in one process: drop --role")
-    if options.pitfall and options.mode not in pitfall_modes(options.pitfall):
-        raise UsageError(f"--pitfall {options.pitfall} goes with --mode {' or --mode '.join(pitfall_modes(options.pitfall))}")
+    if options.lesson:
+        if options.role != "both":
+            raise UsageError("--lesson runs both ends in one process: drop --role")
+        if options.send or options.interactive:
+            raise UsageError("--lesson plays its own script: drop --send/--interactive")
     if options.max_clients is not None:
         if options.mode != "chat":
             raise UsageError("--max-clients is for --mode chat (the other modes serve one or two at a time)")
@@ -127,127 +133,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def pitfall_names(with_summary: bool = False):
-    from modes._pitfalls import PITFALLS
-    return [(name, p.summary) for name, p in PITFALLS.items()] if with_summary else list(PITFALLS)
-
-
-def pitfall_modes(name: str) -> tuple[str, ...]:
-    from modes._pitfalls import PITFALLS
-    return PITFALLS[name].modes
-
-
-def typed_lines(prompt: str):
-    """Lines the person types; Ctrl-D ends them.
-
-    On a terminal, prompt_toolkit keeps the line being typed intact while narration arrives
-    from other threads (patch_stdout moves that output above the prompt).
-    """
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        yield from piped_lines(prompt)
-        return
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.patch_stdout import patch_stdout
-
-    session = PromptSession()
-    while True:
-        with patch_stdout(raw=True):
-            try:
-                line = session.prompt(prompt)
-            except EOFError:
-                return
-        yield line
-
-
-def piped_lines(prompt: str):
-    """Lines from a pipe, waiting in select() so that Ctrl-C always interrupts the wait.
-
-    A plain input() can miss a SIGINT that lands just before its read() starts (the handler only
-    sets a flag, and read() then sleeps on). The signal's wakeup fd makes select() return instead.
-    """
-    import os
-    import select
-    import signal
-
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    stdin = sys.stdin.fileno()
-    pending = b""
-    try:
-        while True:
-            sys.stdout.write(prompt)
-            sys.stdout.flush()
-            while b"\n" not in pending:
-                readable, _, _ = select.select([stdin, wake_read], [], [])
-                if wake_read in readable:
-                    os.read(wake_read, 512)      # a signal: its Python handler runs right here
-                    continue
-                chunk = os.read(stdin, 4096)
-                if not chunk:
-                    if pending:
-                        yield pending.decode("utf-8", "replace")
-                    return
-                pending += chunk
-            line, pending = pending.split(b"\n", 1)
-            yield line.decode("utf-8", "replace").removesuffix("\r")
-    finally:
-        signal.set_wakeup_fd(-1)
-        os.close(wake_read)
-        os.close(wake_write)
-
-
-@contextlib.contextmanager
-def shown_live(run, console, options):
-    """Print each event as it is recorded (interactive runs and split roles), while the block runs."""
-    from modes._render import LiveView, Narration
-
-    # A server with a room full of students may skip send/recv lines it cannot keep up with;
-    # a client's own run, or the one-process demo, is shown in full.
-    view = LiveView(console, Narration(run.trace.actor_rank, look_from(options, times=True)),
-                    may_skip=options.role == "server")
-    run.trace.listeners.append(view)
-    try:
-        yield view
-    except BaseException:
-        view.close(timeout=0.3)     # Ctrl-C or a failure: a moment for what is queued, then go
-        raise
-    view.close(timeout=None)        # the run is over: show every line of it
-
-
-def play(mode, run, lines, *, host: str = "127.0.0.1", port: int = 0, serve=None) -> None:
-    """Both ends in this process: the server in a thread, clients once it says it is listening."""
-    server = run.actor("server")
-    run.start(server, serve or mode.server, server, (host, port), run.ready)
-    address = reachable(run.ready.wait(READY_TIMEOUT))
-    if hasattr(mode, "play"):
-        mode.play(run, address, lines)
-    else:   # one client, here in the main thread, so Ctrl-C reaches it at once
-        mode.client(run.actor("client"), address, lines)
-    run.finish()
-
-
-def reachable(address) -> tuple:
-    """Where a client should connect: a server bound to every address is reachable on loopback."""
-    host, port = address[:2]
-    return ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)
-
-
-def run_in_process(options, mode, run, console) -> Exit:
-    from modes._narrate import canonical
+# -- the three roles -------------------------------------------------------------------------------
+def run_in_process(options, run, console) -> Exit:
+    """Both ends here: the server in a thread, the scene's clients once it says it is listening."""
+    from narration.order import canonical, shown
 
     live = options.interactive
-    lines = typed_lines("you> ") if live else options.send or mode.SCRIPT
     with shown_live(run, console, options) if live else contextlib.nullcontext():
-        if options.pitfall:
-            from modes._pitfalls import PITFALLS
-            PITFALLS[options.pitfall].play(run, mode, lines)
-            run.finish()
+        if options.lesson:
+            lessons.load(options.lesson).play(run)
         else:
-            play(mode, run, lines, host=options.host, port=options.port, serve=server_of(mode, options))
-    events = canonical(run.trace)
+            play(modes.load(options.mode), run, options)
+        run.finish()
+    events = shown(canonical(run.trace))
     if not live:
-        replay(console, make_view(options, events, run.trace.actor_rank), options)
+        show_finished(console, events, run.trace.actor_rank, options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
@@ -255,78 +155,28 @@ def run_in_process(options, mode, run, console) -> Exit:
     return Exit.OK
 
 
-def look_from(options, *, times: bool = False, normalise: bool = False):
-    from modes._render import Look
-    return Look(times=times, normalise=normalise, explain=options.explain, wire=options.wire)
+def play(mode, run, options, scene=None) -> None:
+    """Start the mode's server, wait until it listens, then perform the mode's scene against it."""
+    from narration.keyboard import TypedLines
+    from narration.scene import Scene, perform
+
+    server = run.actor("server")
+    run.start(server, server_of(mode, options), server, (options.host, options.port), run.ready)
+    address = reachable(run.ready.wait(READY_TIMEOUT))
+    scene = scene or getattr(mode, "SCENE", None) or Scene(parts={"client": mode.SCRIPT})
+    if options.interactive:
+        scene = getattr(mode, "LIVE_SCENE", None) or scene
+        perform(run, scene, mode.client, address, TypedLines("you> ", stopping=run.stopping),
+                person=scene.first)
+    else:
+        perform(run, scene, mode.client, address, options.send)
 
 
-def make_view(options, events, actor_rank, *, normalise: bool = False):
-    """The renderable for a finished run: the log (one line per call) or the ladder."""
-    from modes._render import LogView, Narration
-
-    narration = Narration(actor_rank, look_from(options, normalise=normalise))
-    if options.view == "ladder":
-        from modes._ladder import LadderView
-        return LadderView(events, narration)
-    return LogView(events, narration)
-
-
-def default_width(options, events) -> int:
-    """80 columns, or wider when a ladder has more lanes than 80 columns hold."""
-    if options.view != "ladder":
-        return SCREENSHOT_WIDTH
-    from modes._ladder import lane_width_needed
-    lanes = len({event.actor for event in events if not event.hidden})
-    return max(SCREENSHOT_WIDTH, min(160, lane_width_needed(lanes)))
-
-
-def replay(console, view, options) -> None:
-    """Print a finished run; with --step or --pace, one event at a time (display pacing only)."""
-    if not (options.step or options.pace):
-        console.print(view)
-        return
-    import time
-
-    steps = typed_lines("") if options.step else None
-    for row in view.rows(console.width):     # one row per event
-        console.print(row)
-        if steps is not None:
-            if next(steps, None) is None:
-                steps = None            # no more Enter presses to read: show the rest at once
-            elif console.is_terminal:
-                console.file.write("\x1b[1A")   # step back over the line the Enter key echoed
-        else:
-            time.sleep(options.pace)    # pacing: a pause for the class to read, not synchronisation
-
-
-def save_screenshot(options, events, actor_rank) -> None:
-    """Draw the finished run again, at a fixed width with ports normalised, and save it."""
-    import io
-    import shlex
-
-    from rich.console import Console
-
-    from modes._render import THEME
-    from modes._screenshot import save
-
-    recording = Console(record=True, file=io.StringIO(), width=options.width or default_width(options, events),
-                        theme=THEME, highlight=False, force_terminal=True, color_system="truecolor",
-                        legacy_windows=False)
-    recording.print(make_view(options, events, actor_rank, normalise=True))
-    # The title is the command that draws this image again (the port does not matter).
-    command = ["python", "demo.py", "--mode", options.mode]
-    for flag, value in (("--view", None if options.view == "log" else options.view), ("--pitfall", options.pitfall),
-                        ("--explain", options.explain), ("--wire", options.wire),
-                        ("--interactive", options.interactive), ("--max-clients", options.max_clients),
-                        ("--width", options.width)):
-        command += [flag] if value is True else [flag, str(value)] if value else []
-    for line in options.send or ():
-        command += ["--send", line]
-    save(recording, options.screenshot, title=shlex.join(command), font=options.font)
-
-
-def run_server_role(options, mode, run, console) -> Exit:
+def run_server_role(options, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
+    from narration.scene import PATIENCE, wait_for_end
+
+    mode = modes.load(options.mode)
     me = run.actor("server")
     with shown_live(run, console, options):
         server = run.start(me, server_of(mode, options), me, (options.host, options.port), run.ready,
@@ -334,8 +184,24 @@ def run_server_role(options, mode, run, console) -> Exit:
         host, port = run.ready.wait(READY_TIMEOUT)
         for line in connect_hints(options, host, port):
             me.note(line)
-        server.join()          # Ctrl-C interrupts this wait; the launcher then stops the run
-        run.finish(timeout=1.0)  # the mode's rules ended it: let replies in flight go out first
+        wait_for_end(server, PATIENCE)   # in short steps: Ctrl-C lands on every OS
+        run.finish(timeout=1.0)          # the mode's rules ended it: let replies in flight go out first
+    if run.failures:
+        raise run.failures[0]
+    return Exit.OK
+
+
+def run_client_role(options, run, console) -> Exit:
+    """Only the client, against a server elsewhere: typed lines by default, or --send."""
+    from narration.keyboard import TypedLines
+    from narration.scene import Scene, perform
+
+    mode = modes.load(options.mode)
+    run.connect_timeout = options.timeout
+    lines = options.send or TypedLines("you> ", stopping=run.stopping)
+    with shown_live(run, console, options):
+        perform(run, Scene(parts={"client": ()}), mode.client, (options.host, options.port), lines,
+                person="client")
     if run.failures:
         raise run.failures[0]
     return Exit.OK
@@ -347,6 +213,12 @@ def server_of(mode, options):
         return mode.server
     import functools
     return functools.partial(mode.server, max_clients=options.max_clients)
+
+
+def reachable(address) -> tuple:
+    """Where a client should connect: a server bound to every address is reachable on loopback."""
+    host, port = address[:2]
+    return ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)
 
 
 def connect_hints(options, host: str, port: int) -> list[str]:
@@ -374,27 +246,79 @@ def machine_addresses() -> list[str]:
     return sorted({address for address in found if not address.startswith("127.")})
 
 
-def run_client_role(options, mode, run, console) -> Exit:
-    """Only the client, against a server elsewhere: typed lines by default, or --send."""
-    run.connect_timeout = options.timeout
-    lines = options.send or typed_lines("you> ")
-    with shown_live(run, console, options):
-        mode.client(run.actor("client"), (options.host, options.port), lines)
-    if run.failures:
-        raise run.failures[0]
-    return Exit.OK
+# -- showing the run ----------------------------------------------------------------------------------
+def look(options, *, normalise: bool = False):
+    from narration.views.log import Look
+    return Look(times=not normalise, normalise=normalise, explain=options.explain, wire=options.wire)
 
 
+@contextlib.contextmanager
+def shown_live(run, console, options):
+    """Print each event as it is recorded (interactive runs and split roles), while the block runs."""
+    from narration.views.live import LiveView
+
+    # A server with a room full of students may skip send/recv lines it cannot keep up with;
+    # a client's own run, or the one-process demo, is shown in full.
+    view = LiveView(console, run.trace.actor_rank, look(options), may_skip=options.role == "server")
+    run.trace.listeners.append(view)
+    try:
+        yield view
+    except BaseException:
+        view.close(timeout=0.3)     # Ctrl-C or a failure: a moment for what is queued, then go
+        raise
+    view.close(timeout=None)        # the run is over: show every line of it
+
+
+def show_finished(console, events, actor_rank, options) -> None:
+    """A finished run on the terminal: all at once, or one event at a time (--step, --pace)."""
+    from narration.views import drawing, play_back
+
+    view = drawing(events, actor_rank, kind=options.view, look=look(options))
+    if options.step:
+        from narration.keyboard import TypedLines
+        play_back(console, view, presses=TypedLines(""))
+    elif options.pace:
+        play_back(console, view, pace=options.pace)
+    else:
+        console.print(view)
+
+
+def save_screenshot(options, events, actor_rank) -> None:
+    """Draw the finished run again, at a fixed width with ports normalised, and save it."""
+    import shlex
+
+    from narration.screenshots import save
+    from narration.views import drawing, screenshot_width
+
+    view = drawing(events, actor_rank, kind=options.view, look=look(options, normalise=True))
+    save(view, options.screenshot, width=options.width or screenshot_width(options.view, events),
+         title=shlex.join(command_line(options)), font=options.font)
+
+
+def command_line(options) -> list[str]:
+    """The command that draws this run again: a screenshot's title (the port does not matter)."""
+    command = ["python", "demo.py"]
+    command += ["--lesson", options.lesson] if options.lesson else ["--mode", options.mode]
+    for flag, value in (("--view", None if options.view == "log" else options.view),
+                        ("--explain", options.explain), ("--wire", options.wire),
+                        ("--interactive", options.interactive), ("--max-clients", options.max_clients),
+                        ("--width", options.width)):
+        command += [flag] if value is True else [flag, str(value)] if value else []
+    for line in options.send or ():
+        command += ["--send", line]
+    return command
+
+
+# -- errors -------------------------------------------------------------------------------------------
 def classify(error: BaseException, options=None) -> tuple[Exit, str]:
-    """Every failure maps to an exit code here, and only here."""
+    """Every failure maps to an exit code here, and only here (by type, never by name)."""
     import errno
     import socket
 
-    from modes._narrate import PeerClosed, describe_network_error
+    from narration.errors import PeerClosed, ScreenshotError, describe_network_error
 
-    if type(error).__name__ == "ScreenshotError":
+    if isinstance(error, ScreenshotError):
         return Exit.SCREENSHOT, str(error)
-
     reason = describe_network_error(error)
     if isinstance(error, PeerClosed):
         return Exit.SERVER_GONE, f"{reason}: the server went away mid-session"
@@ -438,16 +362,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from rich.console import Console
 
-    from modes._narrate import Run
-    from modes._render import THEME
+    from narration.run import Run
+    from narration.views.theme import THEME
 
     console = Console(theme=THEME, highlight=False)
     errors = Console(stderr=True, theme=THEME, highlight=False)
-    mode = modes.load(options.mode)
+    if options.lesson and options.mode:
+        errors.print(f"note: a lesson needs no mode; --mode {options.mode} changes nothing here",
+                     style="note", markup=False)
     run = Run(keep=options.role == "both")
     roles = {"both": run_in_process, "server": run_server_role, "client": run_client_role}
     try:
-        return roles[options.role](options, mode, run, console)
+        return roles[options.role](options, run, console)
     except KeyboardInterrupt:
         run.stop()
         errors.print("interrupted", style="error")

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from modes import chat
-from modes._narrate import Run
+from narration.run import Run
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
     python bench/screenshots.py [--runs N]
 
-Runs what `python -m modes._images` runs, into a temporary folder, N times; the figure is the
+Runs what `python images/regenerate.py` runs, into a temporary folder, N times; the figure is the
 median wall time, start-up included.  The budget (issue 6) is 3 s on a 2-core machine.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 3.0
-PROGRAM = "import sys; from pathlib import Path; from modes._images import regenerate; regenerate(Path(sys.argv[1]))"
+PROGRAM = ("import sys; from pathlib import Path; sys.path.insert(0, 'images'); "
+           "from regenerate import regenerate; regenerate(Path(sys.argv[1]))")
 
 
 def measure(runs: int = 3) -> dict:

@@ -51,7 +51,8 @@ def measure(runs: int) -> dict:
     import tempfile
     with tempfile.TemporaryDirectory() as copy:
         shutil.copy(ROOT / "demo.py", copy)
-        shutil.copytree(ROOT / "modes", Path(copy) / "modes", ignore=shutil.ignore_patterns("__pycache__"))
+        for package in ("modes", "narration"):
+            shutil.copytree(ROOT / package, Path(copy) / package, ignore=shutil.ignore_patterns("__pycache__"))
         bare = {**usual, "PYTHONDONTWRITEBYTECODE": "1"}
         result["ratio_without_bytecode_cache"] = {
             name: round(median_seconds([sys.executable, str(Path(copy) / "demo.py"), "--mode", name], runs, bare)

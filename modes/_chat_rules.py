@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from modes._framing import MAX_LINE, BadText, TooLong, decode_line, visible
+from narration.framing import MAX_LINE, BadText, TooLong, decode_line
+from narration.text import visible
 
 NAME_LIMIT = 20                  # characters in a name or a room name
 LOBBY = "#lobby"

@@ -18,39 +18,25 @@ waits in its own bounded outbox until the kernel takes it (``send`` on EVENT_WRI
 """
 from __future__ import annotations
 
-import selectors
-import threading
 import time
 from contextlib import suppress
 from selectors import EVENT_READ, EVENT_WRITE
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from modes._chat_rules import Chat, HangUp
-from modes._framing import RULE, LineBuffer, as_text, reply_line
-from modes._narrate import HIDDEN, Stopped, address_text
+from narration.errors import Stopped
+from narration.framing import RULE, LineBuffer, reply_line
+from narration.scene import Joins, Scene, Types
+from narration.text import address_text
 
 SUMMARY = "everyone who connects talks to everyone else: names, /msg, #rooms; netcat welcome"
 SCRIPT = ("/name alice", "hi all", "/quit")      # alice's lines
-PARTS = {   # the other scripted participants' lines
-    "bob": ("/name bob", "/join #lab", "/quit"),
-    "carol": ("/name carol", "/msg alice lab at 3?", "/quit"),
-}
-TURNS = ("alice", "bob", "bob",            # join, pick a name; bob goes to a room of his own
-         "carol", "alice", "carol",        # the lobby talks (bob no longer hears it); a direct message
-         "bob", "alice", "carol")          # leave one by one
-LIVE_PARTS = {   # beside a person typing (--interactive)
-    "bob": ("/name bob", "hi! type a line: everyone in your room sees it", "/quit"),
-    "carol": ("/name carol", "try /list, /msg bob hi, /join #lab, /rooms, /help", "/quit"),
-}
-LIVE_TURNS = ("bob", "carol") * 3
 MAX_CLIENTS = 250          # a whole class; the next one is told the chat is full
 OUTBOX_LIMIT = 1 << 20     # bytes waiting for one client that is not reading: then it is dropped
 BACKLOG = 256              # connections the kernel holds while a class joins at once
 BUFSIZE = 64 * 1024
 SEND_EARLY = 20_000        # lines queued within one loop turn that are sent before reading on
 PAUSE_ENDS_LINE = 0.05     # seconds: bytes with no newline, then this much quiet, are one line
-STOP_CHECK = 0.25          # select() timeout: how often the loop looks whether the run is stopping
-PACE = 2.0                 # seconds between scripted turns beside a person (for human eyes)
 
 
 def is_quit(line: str) -> bool:
@@ -71,8 +57,8 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
     clients = Clients(me, Chat(), max_clients, outbox_limit, pause)
     clients.selector.register(listener, EVENT_READ)
     try:
-        while not me.run.stopping.is_set():
-            events = clients.selector.select(timeout=clients.wait_at_most(STOP_CHECK))
+        while True:                           # until the run stops: shutdown() wakes select()
+            events = clients.selector.select(timeout=clients.wait_at_most())   # until a socket is ready
             for key, mask in events:
                 if key.fileobj is listener:       # readable listener: someone is connecting
                     while True:
@@ -98,8 +84,6 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
                     clients.unsent[client] = None
             clients.end_paused_lines()     # a textbook client sent no newline, then stopped
             clients.send_queued()
-            if events:
-                me.record(HIDDEN, "handled")   # a scripted run waits on this (demo only)
     finally:
         clients.close_all()
         if not listener.shut:                  # else the launcher's shutdown() woke us: it closes it
@@ -131,9 +115,7 @@ class Clients:
         self.chat = chat
         self.max_clients = max_clients
         self.outbox_limit = outbox_limit
-        # poll, not epoll: when the launcher closes the listening socket from another thread,
-        # poll() still reports it (POLLNVAL), where epoll would quietly forget it and sleep on.
-        self.selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
+        self.selector = me.selector()             # selectors' own, narrated: the run sees it wait
         self.by_who: dict[int, Client] = {}
         self.unsent: dict[Client, None] = {}      # clients with new output, in the order it came
         self.queued = 0                           # lines queued since the last send_queued()
@@ -163,11 +145,11 @@ class Clients:
         if not data and not client.gone:           # b'': the client closed its side
             self.drop(client, "" if client.hanging_up else "connection closed")
 
-    def wait_at_most(self, longest: float) -> float:
-        """select()'s timeout: until the next unfinished line's pause is over, at the latest."""
+    def wait_at_most(self) -> float | None:
+        """select()'s timeout: until the next unfinished line's pause is over, or no limit."""
         if not self.unfinished:
-            return longest
-        return max(0.0, min(longest, min(self.unfinished.values()) - time.monotonic()))
+            return None
+        return max(0.0, min(self.unfinished.values()) - time.monotonic())
 
     def end_paused_lines(self) -> None:
         """The framing rule's second half: bytes with no newline, then a pause, are one line."""
@@ -265,32 +247,24 @@ def client(me, address, lines) -> None:
         me.join(reader)                    # after /quit the server closes: the reader gets b''
 
 
-def read_incoming(me, sock, show: bool = True) -> None:
-    """recv until the server closes; say each whole line (a scripted reader's recv shows enough)."""
-    lines = LineBuffer()
-    while True:
-        data = sock.recv(BUFSIZE)          # whatever arrived: part of a line, or several
-        if not data:                       # b'': the server closed the connection
-            return
-        for message in lines.feed(data):
-            if show:
-                me.say(as_text(message))
+def read_incoming(me, sock) -> None:
+    """recv until the server closes: each recv shows what arrived, whole lines or not."""
+    while sock.recv(BUFSIZE):              # b'': the server closed the connection
+        pass
 
 
-# -- the one-process demo -------------------------------------------------------------------------
-def play(run, address, lines) -> None:
-    """alice (the script or --send), bob and carol take turns; or a person beside bob and carol."""
-    from modes._chat_scene import play_scene  # the turn-taking machinery of a scripted run
-
-    if isinstance(lines, (list, tuple)):
-        play_scene(run, address, {"alice": lines, **PARTS}, TURNS)
-        return
-    person = run.actor("you")
-    person_left = threading.Event()
-    others = run.start(run.actor("bob"), play_scene, run, address, LIVE_PARTS, LIVE_TURNS, person_left, PACE,
-                       critical=True)
-    try:
-        client(person, address, lines)          # here in the main thread, so Ctrl-C reaches it
-    finally:
-        person_left.set()
-    run.join(others, person, timeout=30)
+# -- the one-process run: alice, bob and carol take turns; or a person beside bob and carol -------
+SCENE = Scene(parts={"alice": SCRIPT,
+                     "bob": ("/name bob", "/join #lab", "/quit"),
+                     "carol": ("/name carol", "/msg alice lab at 3?", "/quit")},
+              turns=(Joins("alice"), Types("alice"), Joins("bob"), Types("bob"),
+                     Types("bob"),                       # bob goes to a room of his own
+                     Joins("carol"), Types("carol"),
+                     Types("alice"), Types("carol"),     # the lobby talks; a direct message
+                     Types("bob"), Types("alice"), Types("carol")))     # they leave one by one
+LIVE_SCENE = Scene(parts={"you": (),
+                          "bob": ("/name bob", "hi! type a line: everyone in your room sees it", "/quit"),
+                          "carol": ("/name carol", "try /list, /msg bob hi, /join #lab, /rooms, /help", "/quit")},
+                   turns=(Joins("bob"), Types("bob"), Joins("carol"), Types("carol"),
+                          Types("bob"), Types("carol"), Types("bob"), Types("carol")),
+                   pace=2.0)                            # seconds between turns, for a person's eyes

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from socket import SO_REUSEADDR, SOL_SOCKET
 
-from modes._narrate import PeerClosed
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from narration.errors import PeerClosed
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
 
 SUMMARY = "the client sends lines; the server echoes each one with the client's address"
 SCRIPT = ("hello", "sockets are fun", "quit")

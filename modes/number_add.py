@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from socket import SHUT_RDWR, SO_REUSEADDR, SOL_SOCKET
 
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
-from modes._narrate import PeerClosed
+from narration.errors import PeerClosed
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
 
 SUMMARY = "each client sends 'Client of NAME: N'; the server adds its number 42 and replies"
 SCRIPT = ("Client of Ada: 7", "Client of Bob: seven", "Client of Cy: 250")

@@ -11,22 +11,21 @@
       |  close                         shutdown, close both, join; "Done."  close
 
 The lesson: arrival order is not connection order.  Y connected second but sent first, so its
-message arrived first.  (The scripted clients take turns in-process, so every run agrees.)
+message arrived first.  (The scripted clients take turns, SCENE below, so every run agrees.)
 """
 from __future__ import annotations
 
 from contextlib import suppress
 from socket import SO_REUSEADDR, SOL_SOCKET
 
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line, visible
-from modes._narrate import PeerClosed
-from modes._pair import (CLOSING, NAMES, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
-                         wait_until_ready_again)
+from narration.errors import PeerClosed
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from narration.pairing import CLOSING, NAMES, Arrived, confirmation, serve_pairs, tell
+from narration.scene import Joins, Scene, Types
+from narration.text import visible
 
 SUMMARY = "two clients send one message each; the server says whose arrived first"
 SCRIPT = ("I connected first",)                      # client X's message
-Y_SCRIPT = ("I sent first",)                         # client Y's message
-FIRST_TO_SEND = "Y"                                  # the default run's lesson
 SESSION_OVER = "the session is over"                 # ends the server's reply when a partner leaves
 
 
@@ -116,20 +115,6 @@ def client(me, address, lines) -> None:
                 return
 
 
-def play(run, address, lines, *, first: str = FIRST_TO_SEND) -> None:
-    """Client X here (it may be a person typing), client Y in a thread; ``first`` sends first."""
-    x, y = run.actor("client X"), run.actor("client Y")
-    scripts = {"X": lines, "Y": Y_SCRIPT}
-    later = NAMES[1] if first == NAMES[0] else NAMES[0]
-    scripts[later] = after_arrival_of(first, {"X": x, "Y": y}[later], scripts[later])
-    thread = run.start(y, connect_second, y, address, scripts["Y"], client, critical=True)
-    client(x, address, scripts["X"])
-    x.join(thread)
-    wait_until_ready_again(x)
-
-
-def after_arrival_of(first: str, me, lines):
-    """The later sender's lines, held back until the server has the first sender's message."""
-    me.wait_for(lambda e: e.actor == "server" and e.call == "note" and e.detail == arrival_note(first),
-                timeout=PATIENCE)
-    yield from lines
+# -- the one-process run: X connects first, but Y sends first -------------------------------------
+SCENE = Scene(parts={"client X": SCRIPT, "client Y": ("I sent first",)},
+              turns=(Joins("client X"), Joins("client Y"), Types("client Y"), Types("client X")))

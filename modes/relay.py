@@ -23,14 +23,14 @@ import threading
 from contextlib import suppress
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
-from modes._framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line, visible
-from modes._narrate import PeerClosed, Stopped
-from modes._pair import (CLOSING, PATIENCE, Arrived, confirmation, connect_second, serve_pairs, tell,
-                         wait_until_ready_again)
+from narration.errors import PeerClosed
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from narration.pairing import CLOSING, Arrived, confirmation, serve_pairs, tell
+from narration.scene import Joins, Scene, Types
+from narration.text import visible
 
 SUMMARY = "two clients chat through the server, which relays every line to both; 'Bye' ends it"
 SCRIPT = ("Hi Y, can you hear me?", "Bye")           # client X's lines
-Y_SCRIPT = ("Loud and clear, X",)                   # client Y answers each X line, in turn
 CHAT_OVER = "The chat is over."
 
 
@@ -130,66 +130,6 @@ def show_incoming(me, sock, incoming, over: threading.Event) -> None:
     me.say(CHAT_OVER)
 
 
-# -- one-process runs: the scripted clients take turns ----------------------------------------
-def play(run, address, lines) -> None:
-    """Client X here (it may be a person typing), client Y in a thread answering each X line."""
-    x, y = run.actor("client X"), run.actor("client Y")
-    thread = run.start(y, connect_second, y, address, answers(y, Y_SCRIPT), client, critical=True)
-    client(x, address, lead(x, lines))
-    x.join(thread)
-    wait_until_ready_again(x)
-
-
-class Screen:
-    """What one client has shown so far, read from the trace: how scripted turns are taken."""
-
-    def __init__(self, me, viewer: str) -> None:
-        self.me = me
-        self.viewer = viewer
-        self.seen = -1
-
-    def next_line(self, timeout: float = 5.0) -> str:
-        stopping = self.me.run.stopping              # Ctrl-C: stop waiting, end the thread quietly
-        event = self.me.wait_for(lambda e: stopping.is_set() or (e.seq > self.seen and e.actor == self.viewer
-                                                                  and e.call == "say"), timeout=timeout)
-        if stopping.is_set():
-            raise Stopped
-        self.seen = event.seq
-        return event.detail
-
-
-def lead(me, lines):
-    """Client X's lines, each sent once the turn before it has reached both screens."""
-    own, partner = Screen(me, "client X"), Screen(me, "client Y")
-    own.next_line(), partner.next_line()                # both confirmations
-    unanswered = len(Y_SCRIPT)
-    for line in lines:
-        yield line
-        if is_bye(line):
-            return
-        shown = own.next_line()
-        if shown == CHAT_OVER:
-            return
-        if shown.startswith("error:"):                  # refused, not relayed: no turn was taken
-            continue
-        if partner.next_line() == CHAT_OVER:
-            return
-        if unanswered:
-            unanswered -= 1
-            if CHAT_OVER in (own.next_line(), partner.next_line()):
-                return
-
-
-def answers(me, replies):
-    """Client Y's lines: one answer after each of X's lines has reached both screens."""
-    own, partner = Screen(me, "client Y"), Screen(me, "client X")
-    own.next_line(), partner.next_line()                # both confirmations
-    for reply in replies:
-        heard = own.next_line(PATIENCE)                 # X may be a person, taking their time
-        if not heard.startswith("X: ") or is_bye(heard[3:]):
-            break
-        partner.next_line()
-        yield reply
-        own.next_line(), partner.next_line()
-    while own.next_line(PATIENCE) != CHAT_OVER:        # then listen until the chat is over
-        pass
+# -- the one-process run: X and Y take turns ------------------------------------------------------
+SCENE = Scene(parts={"client X": SCRIPT, "client Y": ("Loud and clear, X",)},
+              turns=(Joins("client X"), Joins("client Y"), Types("client X"), Types("client Y"), Types("client X")))

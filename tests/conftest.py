@@ -16,31 +16,64 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import demo  # noqa: E402
-import modes  # noqa: E402
-from modes._narrate import Run, canonical  # noqa: E402
+import demo
+import modes
+from narration import events as ev
+from narration.order import canonical, stable
+from narration.order import shown as visible_events
+from narration.run import Run
 
 
-def run_mode(name: str, lines=None) -> Run:
-    """One whole scripted run of a mode, both ends in this process, as `demo.py --mode` does."""
+def run_mode(name: str, lines=None, scene=None) -> Run:
+    """One whole scripted run of a mode, both ends in this process, as `demo.py --mode` does
+    (``scene`` replaces the mode's own, to try other turns)."""
     mode = modes.load(name)
     run = Run()
-    demo.play(mode, run, mode.SCRIPT if lines is None else lines)
+    options = demo.parse_arguments(["--mode", name, *[item for line in lines or () for item in ("--send", line)]])
+    demo.play(mode, run, options, scene)
+    run.finish()
     return run
 
 
 def shown(run: Run) -> list:
     """The run's visible events in canonical order."""
-    return [event for event in canonical(run.trace) if not event.hidden]
+    return visible_events(canonical(run.trace))
 
 
-def outline(run: Run) -> list[tuple]:
-    """Who did what, how many bytes: what must not change between two runs of one script."""
-    return [(event.actor, event.call, event.size) for event in shown(run)]
+def same_run(run: Run) -> list:
+    """The run's visible events with ports made stable: equal for two runs of one script."""
+    return stable(shown(run))
 
 
 def said(run: Run, actor: str) -> list[str]:
-    return [event.detail for event in shown(run) if event.actor == actor and event.call == "say"]
+    return [event.text for event in shown(run) if event.actor == actor and event.call == "say"]
+
+
+def heard(run, actor: str) -> list[bytes]:
+    """The lines ``actor`` received over its socket (protocol, not narration); b"" marks end of stream."""
+    stream, ended = b"", False
+    for event in shown(run):
+        if event.actor == actor and isinstance(event, ev.Recv):
+            stream += event.data
+            ended = ended or not event.size
+    return stream.splitlines(keepends=True) + ([b""] if ended else [])
+
+
+def received(trace, peer, data: bytes | None = None, *, timeout: float = 5.0):
+    """Wait until the server has received bytes from ``peer`` (a test client's address), the whole
+    stream so far ending with ``data`` when given: a socket event, never a sentence."""
+    peer = tuple(peer[:2])
+
+    def matches(event) -> bool:
+        return (isinstance(event, ev.Recv) and event.size and event.peer == peer
+                and (data is None or event.data.endswith(data)))
+    return trace.wait_for(matches, timeout)
+
+
+def closed(trace, peer, *, timeout: float = 5.0):
+    """Wait until the server has closed its connection with ``peer``."""
+    peer = tuple(peer[:2])
+    return trace.wait_for(lambda event: isinstance(event, ev.Close) and event.peer == peer, timeout)
 
 
 class ServerThread:
@@ -93,12 +126,6 @@ class Peer:
         self.sock.close()
 
 
-def server_said(server, text: str, after: int = -1):
-    """Wait until the server has printed `text` (after event `after`); returns that event."""
-    return server.run.wait_for(lambda e: e.seq > after and e.actor == "server" and e.call == "say"
-                               and e.detail == text, actor="test")
-
-
 def recv_line(sock: socket.socket, limit: int = 1 << 20) -> bytes:
     """Read up to and including one newline (what a netcat user would see as one line)."""
     data = b""
@@ -129,20 +156,27 @@ class DemoProcess:
                                         stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.seen = b""
 
-    def wait_for(self, text: str, timeout: float = 10) -> str:
-        """Read stdout until `text` appears: the child tells us it is ready by printing it."""
+    def wait_for_count(self, pattern: str, count: int = 1, timeout: float = 10) -> str:
+        """Read stdout until the regular expression ``pattern`` has matched ``count`` times."""
+        import re
         import select
         import time
         deadline = time.monotonic() + timeout
-        while text.encode() not in self.seen:
+        while len(re.findall(pattern, self.seen.decode(errors="replace"))) < count:
             remaining = deadline - time.monotonic()
-            assert remaining > 0, f"never printed {text!r}; printed {self.seen.decode(errors='replace')!r}"
+            printed = self.seen.decode(errors="replace")
+            assert remaining > 0, f"never matched {pattern!r} {count} times; printed {printed!r}"
             readable, _, _ = select.select([self.process.stdout], [], [], remaining)
             if readable:
                 chunk = os.read(self.process.stdout.fileno(), 65536)
-                assert chunk, f"exited before printing {text!r}: {self.seen.decode(errors='replace')!r}"
+                assert chunk, f"exited before matching {pattern!r}: {printed!r}"
                 self.seen += chunk
         return self.seen.decode(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 10) -> str:
+        """Read stdout until `text` appears: the child tells us it is ready by printing it."""
+        import re
+        return self.wait_for_count(re.escape(text), 1, timeout)
 
     def listening_port(self) -> int:
         """The port a server role reports in its 'serving MODE on HOST:PORT' line."""

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from modes._chat_rules import HELP, LOBBY, NAME_LIMIT, Chat, Delivery, HangUp, check_name, check_room, visible
-from modes._framing import BadText, TooLong
+from modes._chat_rules import HELP, LOBBY, NAME_LIMIT, Chat, Delivery, HangUp, check_name, check_room
+from narration.framing import BadText, TooLong
+from narration.text import visible
 
 
 def crowd(*names: str) -> tuple[Chat, list[int]]:

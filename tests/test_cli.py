@@ -1,6 +1,7 @@
 """The command line: listing, usage errors, exit codes, Ctrl-C, and each mode end to end."""
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -74,3 +75,24 @@ def test_interactive_lines_are_sent_and_answered():
     result = run_demo("--mode", "echo", "--interactive", input="typed by hand\nquit\n")
     assert result.returncode == 0, result.stderr
     assert "ECHO: typed by hand (from 127.0.0.1:" in result.stdout
+
+
+def test_a_lesson_needs_no_mode_and_the_old_flag_still_works():
+    lesson = run_demo("--lesson", "stream")
+    assert lesson.returncode == 0, lesson.stderr
+    assert "framed message" in lesson.stdout
+    old = run_demo("--mode", "echo", "--pitfall", "stream")
+    assert old.returncode == 0, old.stderr
+    def without_ports(text: str) -> str:
+        return re.sub(r"(?<=[: ])\d{4,5}\b", "P", text)
+    assert without_ports(old.stdout) == without_ports(lesson.stdout)
+    assert old.stderr.strip() == "note: a lesson needs no mode; --mode echo changes nothing here"
+
+
+def test_every_lesson_is_a_file_with_a_summary_and_a_play():
+    from narration import lessons
+    assert lessons.names() == ["stream", "sleep-race", "reuseaddr", "pickle"]
+    for name in lessons.names():
+        lesson = lessons.load(name)
+        assert lesson.SUMMARY and callable(lesson.play)
+        assert lesson.__doc__.strip()

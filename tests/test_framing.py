@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modes._framing import BadText, LineBuffer, TooLong, decode_line, reply_line
+from narration.framing import BadText, LineBuffer, TooLong, decode_line, reply_line
 
 
 def test_lines_split_at_newlines_and_drop_carriage_returns():

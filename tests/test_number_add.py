@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from conftest import recv_line, run_mode, said
 
-from modes._framing import BadText
 from modes.number_add import Answer, answer, as_message, parse_client_message
+from narration.framing import BadText
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -5,23 +5,35 @@ import socket
 import subprocess
 
 import pytest
-from conftest import Peer, outline, run_demo, said, server_said, shown
+from conftest import Peer, closed, heard, received, run_demo, run_mode, said, same_run, shown
 
-import modes
-from modes._narrate import Run
-from modes.ordering import arrival_note, received_before
+from modes.ordering import SCENE, arrival_note, received_before
+from narration import events as ev
+from narration.pairing import DONE, WAITING, accepted
+from narration.scene import Joins, Scene, Types
+
+# The scripted run has X connect first and Y send first (modes/ordering.py SCENE); the other way round:
+X_SENDS_FIRST = Scene(parts=SCENE.parts,
+                      turns=(Joins("client X"), Joins("client Y"), Types("client X"), Types("client Y")))
+SCENES = {"X": X_SENDS_FIRST, "Y": SCENE}
+
+# Stable ports (narration.order.stable): the server's, then client X's, then client Y's.
+S, X, Y = ("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)
 
 
-def play_ordering(first: str, lines=None) -> Run:
-    """One whole one-process run, with `first` sending first (the launcher's play, plus `first`)."""
-    mode = modes.load("ordering")
-    run = Run()
-    server = run.actor("server")
-    run.start(server, mode.server, server, ("127.0.0.1", 0), run.ready)
-    address = run.ready.wait(5)
-    mode.play(run, address, mode.SCRIPT if lines is None else lines, first=first)
-    run.finish()
-    return run
+def settled(server, peer, data: bytes | None = None) -> None:
+    """Wait until the server has received ``data`` from ``peer`` and done everything that causes
+    (its reader handed the line on, the session took it and waits again): seen from its sockets
+    and threads, never from what it printed."""
+    received(server.run.trace, peer, data)
+    server.run.wait_until_quiet(5)
+
+
+def accepted_peer(server, known: set) -> tuple:
+    """Wait for the server to accept a connection from a peer not in ``known``; return that peer."""
+    record = server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer not in known)
+    known.add(record.event.peer)
+    return record.event.peer
 
 
 # -- pure rules --------------------------------------------------------------------------------
@@ -37,45 +49,65 @@ def test_the_note_points_out_when_the_second_connection_sent_first():
 
 # -- the scripted run --------------------------------------------------------------------------
 def test_the_default_run_follows_the_seed_and_y_arrives_first():
-    run = play_ordering("Y")
-    assert said(run, "server") == [
-        "The server is waiting to receive two connections....",
-        "Accepted first connection, calling it client X",
-        "Accepted second connection, calling it client Y",
-        "Waiting to receive messages from client X and client Y....",
-        "Done.",
-        "The server is waiting to receive two connections....",   # ready for the next pair
+    run = run_mode("ordering")
+    events = same_run(run)
+    result = b"Y: I sent first received before X: I connected first\n"
+    server = [(e.call, e.peer, getattr(e, "data", None)) for e in events
+              if e.actor == "server" and getattr(e, "peer", None)]
+    assert server == [
+        ("accept", X, None), ("accept", Y, None),                       # X connected first
+        ("sendall", X, b"Client X has connected.\n"), ("sendall", Y, b"Client Y has connected.\n"),
+        ("recv", Y, b"I sent first\n"), ("recv", X, b"I connected first\n"),   # but Y's arrived first
+        ("sendall", X, result), ("sendall", Y, result),
+        ("shutdown", X, None), ("shutdown", Y, None),                    # shutdown wakes both readers
+        ("recv", X, b""), ("recv", Y, b""),
+        ("close", X, None), ("close", Y, None),
     ]
-    result = "Y: I sent first received before X: I connected first"
-    assert said(run, "client X") == ["Client X has connected.", result]
-    assert said(run, "client Y") == ["Client Y has connected.", result]
+    assert heard(run, "client X") == [b"Client X has connected.\n", result]
+    assert heard(run, "client Y") == [b"Client Y has connected.\n", result]
+    assert [e for e in events if e.actor == "client X" and e.call != "say"] == [
+        ev.Socket("client X"),
+        ev.Connect("client X", X, S),
+        ev.Recv("client X", b"Client X has connected.\n", 24, (0, 24), X, S),
+        ev.SendAll("client X", b"I connected first\n", 18, (0, 18), X, S),
+        ev.Recv("client X", result, 53, (24, 77), X, S),
+        ev.Close("client X", X, S),
+    ]
     assert not run.failures and not run.live_threads()
 
 
+def test_the_server_prints_the_seeds_sentences_in_the_seeds_order():
+    """About the wording itself: the seed prescribes what the server prints, and when."""
+    assert said(run_mode("ordering"), "server") == [
+        WAITING, accepted(0), accepted(1), "Waiting to receive messages from client X and client Y....",
+        DONE, WAITING,                                                   # ready for the next pair
+    ]
+
+
 def test_when_x_sends_first_x_is_named_first():
-    run = play_ordering("X")
-    assert said(run, "client Y")[-1] == "X: I connected first received before Y: I sent first"
+    run = run_mode("ordering", scene=X_SENDS_FIRST)
+    result = b"X: I connected first received before Y: I sent first\n"
+    assert heard(run, "client X")[-1] == heard(run, "client Y")[-1] == result
+    assert not run.failures
 
 
 def test_the_launcher_runs_the_default_order():
-    from conftest import run_mode
-    assert said(run_mode("ordering"), "client X")[-1].startswith("Y: I sent first received before X:")
+    assert heard(run_mode("ordering"), "client X")[-1].startswith(b"Y: I sent first received before X:")
 
 
 @pytest.mark.parametrize("first", ["X", "Y"])
 def test_the_same_run_gives_the_same_order_every_time(first):
-    reference = outline(play_ordering(first))
+    reference = same_run(run_mode("ordering", scene=SCENES[first]))
     for _ in range(4):
-        assert outline(play_ordering(first)) == reference
+        assert same_run(run_mode("ordering", scene=SCENES[first])) == reference
 
 
 def test_the_server_accepts_both_before_it_confirms_either():
-    events = shown(play_ordering("Y"))
+    events = shown(run_mode("ordering"))
     server_calls = [e.call for e in events if e.actor == "server" and e.call in ("accept", "sendall")]
     assert server_calls[:4] == ["accept", "accept", "sendall", "sendall"]
-    position = {e.seq: i for i, e in enumerate(events)}
-    first_send = min(position[e.seq] for e in events if e.actor.startswith("client") and e.call == "sendall")
-    confirmations = [position[e.seq] for e in events if e.call == "recv" and e.data
+    first_send = min(i for i, e in enumerate(events) if e.actor.startswith("client") and e.call == "sendall")
+    confirmations = [i for i, e in enumerate(events) if isinstance(e, ev.Recv) and e.data
                      and e.data.endswith(b"has connected.\n")]
     assert len(confirmations) == 2 and max(confirmations) < first_send
 
@@ -92,34 +124,35 @@ def test_textbook_clients_hear_the_order_of_arrival(serve, first, later):
     server = serve("ordering")
     with server.connect() as x, server.connect() as y:    # connected in this order: X, then Y
         peers = {"X": x, "Y": y}
+        addresses = {name: sock.getsockname() for name, sock in peers.items()}
         assert x.recv(1024) == b"Client X has connected.\n"
         assert y.recv(1024) == b"Client Y has connected.\n"
         peers[first].send(f"from {first}".encode())      # one send, no newline, as in homework
-        server.run.wait_for(lambda e: e.call == "note" and e.detail == arrival_note(first), actor="test")
+        settled(server, addresses[first], f"from {first}".encode())
         peers[later].send(f"from {later}".encode())
         expected = f"{first}: from {first} received before {later}: from {later}\n".encode()
         assert x.recv(1024) == expected
         assert y.recv(1024) == expected
         assert x.recv(1024) == b"" and y.recv(1024) == b""   # then the server closes both
-    server_said(server, "Done.")
+    closed(server.run.trace, addresses["X"])
+    closed(server.run.trace, addresses["Y"])
 
 
 def test_two_netcat_users(serve, netcat):
     server = serve("ordering")
     host, port = server.address
-    users = []
+    users, peers, order = [], set(), []
     try:
-        for name in ("X", "Y"):
+        for _ in ("X", "Y"):                                # X, and only once it is accepted, Y
             users.append(subprocess.Popen([netcat, host, str(port)], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE))
-            server_said(server, f"Accepted {'first' if name == 'X' else 'second'} connection, "
-                                f"calling it client {name}")
+            order.append(accepted_peer(server, peers))
         x, y = users
         assert x.stdout.readline() == b"Client X has connected.\n"
         assert y.stdout.readline() == b"Client Y has connected.\n"
         y.stdin.write(b"typed in netcat\n")
         y.stdin.flush()
-        server.run.wait_for(lambda e: e.call == "note" and e.detail == arrival_note("Y"), actor="test")
+        settled(server, order[1], b"typed in netcat\n")
         x.stdin.write(b"me too\n")
         x.stdin.flush()
         expected = b"Y: typed in netcat received before X: me too\n"
@@ -138,16 +171,18 @@ def test_two_netcat_users(serve, netcat):
 def test_a_client_who_leaves_while_waiting_is_replaced(serve):
     server = serve("ordering")
     quitter = Peer(server)
-    server_said(server, "Accepted first connection, calling it client X")
+    gone = quitter.sock.getsockname()
+    server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer == gone)
     quitter.close()
-    gone = server_said(server, "Client X disconnected while waiting for a partner; waiting for a replacement")
+    closed(server.run.trace, gone)                      # the server let the quitter go
     x = Peer(server)
-    server_said(server, "Accepted first connection, calling it client X", after=gone.seq)
+    x_address = x.sock.getsockname()
+    server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer == x_address)
     y = Peer(server)
     assert x.line() == b"Client X has connected.\n"
     assert y.line() == b"Client Y has connected.\n"
     x.send(b"replacement\n")
-    server.run.wait_for(lambda e: e.call == "note" and e.detail == arrival_note("X"), actor="test")
+    settled(server, x_address, b"replacement\n")
     y.send(b"partner\n")
     assert x.line() == y.line() == b"X: replacement received before Y: partner\n"
     x.close()
@@ -163,7 +198,7 @@ def test_a_third_client_is_told_the_session_is_full_and_the_two_carry_on(serve):
     assert third.line() == b""                           # and closed
     third.close()
     x.send(b"one\n")
-    server.run.wait_for(lambda e: e.call == "note" and e.detail == arrival_note("X"), actor="test")
+    settled(server, x.sock.getsockname(), b"one\n")
     y.send(b"two\n")
     assert x.line() == y.line() == b"X: one received before Y: two\n"
     x.close()
@@ -184,7 +219,7 @@ def test_bad_lines_get_clear_answers_and_do_not_count(serve):
     x.send(b"x" * (70 * 1024) + b"\n")
     assert x.line().startswith(b"error: line too long (71680 bytes")
     x.send(b"first real one\n")
-    server.run.wait_for(lambda e: e.call == "note" and e.detail == arrival_note("X"), actor="test")
+    settled(server, x.sock.getsockname(), b"first real one\n")
     x.send(b"a second one\n")
     assert x.line() == b"error: one message each; waiting for client Y's message\n"
     y.send(b"ok\n")
@@ -196,19 +231,19 @@ def test_bad_lines_get_clear_answers_and_do_not_count(serve):
 def test_a_partner_who_vanishes_mid_session_ends_it_and_the_server_serves_the_next_pair(serve):
     server = serve("ordering")
     x, y = Peer(server), Peer(server)
+    pair = [x.sock.getsockname(), y.sock.getsockname()]
     assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
     y.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     y.close()                                           # SO_LINGER 0: close sends a reset
     assert x.line() == b"error: client Y left before sending; the session is over\n"
     assert x.line() == b""
     x.close()
-    done = server_said(server, "Done.")
+    for address in pair:                                # the server is free again once it has
+        closed(server.run.trace, address)               # closed both of the last pair's connections
     x, y = Peer(server), Peer(server)                   # the next pair is served as usual
-    server_said(server, "Accepted second connection, calling it client Y", after=done.seq)
     assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
     y.send(b"again\n")
-    server.run.wait_for(lambda e: e.seq > done.seq and e.call == "note" and e.detail == arrival_note("Y"),
-                        actor="test")
+    settled(server, y.sock.getsockname(), b"again\n")
     x.send(b"fine\n")
     assert x.line() == y.line() == b"Y: again received before X: fine\n"
     x.close()
@@ -219,10 +254,12 @@ def test_a_partner_who_vanishes_mid_session_ends_it_and_the_server_serves_the_ne
 def test_a_client_that_half_closes_after_sending_still_gets_the_result(serve):
     server = serve("ordering")
     x, y = Peer(server), Peer(server)
+    x_address = x.sock.getsockname()
     assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
     x.send(b"sent and done\n")
     x.sock.shutdown(socket.SHUT_WR)                     # what `nc -N` does at the end of its input
-    server.run.wait_for(lambda e: e.call == "note" and "closed its sending side" in e.detail, actor="test")
+    server.run.trace.wait_for(lambda e: isinstance(e, ev.Recv) and e.peer == x_address and not e.size)
+    server.run.wait_until_quiet(5)                      # the server has taken in X's half-close
     y.send(b"late\n")
     assert x.line() == y.line() == b"X: sent and done received before Y: late\n"
     x.close()

@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modes._chat_rules import Chat, Delivery, HangUp, check_name, check_room, split_command
-from modes._framing import visible
-from modes._framing import BadText, LineBuffer, TooLong, decode_line, reply_line
 from modes.echo import echo_reply
 from modes.number_add import answer, parse_client_message
 from modes.ordering import received_before
 from modes.relay import is_bye, labelled
+from narration.framing import BadText, LineBuffer, TooLong, decode_line, reply_line
+from narration.text import visible
 
 lines = st.text(max_size=80)
 raw = st.binary(max_size=120)

@@ -5,17 +5,28 @@ import socket
 import subprocess
 
 import pytest
-from conftest import Peer, outline, run_demo, run_mode, said, server_said
+from conftest import Peer, closed, heard, run_demo, run_mode, same_run
 
-from modes.relay import CHAT_OVER, is_bye, labelled
+from modes.relay import is_bye, labelled
+from narration import events as ev
 
 CONFIRMED = {"X": b"Client X has connected.\n", "Y": b"Client Y has connected.\n"}
+
+# Stable ports (narration.order.stable): the server's, then client X's, then client Y's.
+S, X, Y = ("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)
 
 
 def confirmed_pair(server) -> tuple[Peer, Peer]:
     x, y = Peer(server), Peer(server)                   # connected in this order: X, then Y
     assert x.line() == CONFIRMED["X"] and y.line() == CONFIRMED["Y"]
     return x, y
+
+
+def accepted_peer(server, known: set) -> tuple:
+    """Wait for the server to accept a connection from a peer not in ``known``; return that peer."""
+    record = server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer not in known)
+    known.add(record.event.peer)
+    return record.event.peer
 
 
 # -- pure rules --------------------------------------------------------------------------------
@@ -31,37 +42,40 @@ def test_each_message_is_labelled_with_its_sender():
 # -- the scripted chat -------------------------------------------------------------------------
 def test_the_scripted_chat_reaches_both_clients_and_ends_on_bye():
     run = run_mode("relay")
-    conversation = ["X: Hi Y, can you hear me?", "Y: Loud and clear, X",
-                    "X: Bye", "The chat is over."]
-    assert said(run, "client X") == ["Client X has connected."] + conversation
-    assert said(run, "client Y") == ["Client Y has connected."] + conversation
-    assert said(run, "server")[:4] == ["The server is waiting to receive two connections....",
-                                       "Accepted first connection, calling it client X",
-                                       "Accepted second connection, calling it client Y",
-                                       "Waiting to receive messages from client X and client Y...."]
-    assert said(run, "server")[-3:] == ["Client X said Bye: the chat is over", "Done.",
-                                        "The server is waiting to receive two connections...."]
+    conversation = [b"X: Hi Y, can you hear me?\n", b"Y: Loud and clear, X\n", b"X: Bye\n",
+                    b""]                                 # then the server closes the chat for both
+    assert heard(run, "client X") == [CONFIRMED["X"]] + conversation
+    assert heard(run, "client Y") == [CONFIRMED["Y"]] + conversation
+    server = [(e.call, e.peer, getattr(e, "data", None)) for e in same_run(run)
+              if e.actor == "server" and getattr(e, "peer", None) and e.call != "setsockopt"]
+    assert server[:4] == [("accept", X, None), ("accept", Y, None),
+                          ("sendall", X, CONFIRMED["X"]), ("sendall", Y, CONFIRMED["Y"])]
+    assert server[-8:] == [("sendall", X, b"X: Bye\n"), ("sendall", Y, b"X: Bye\n"),   # Bye: over
+                           ("shutdown", X, None), ("shutdown", Y, None),
+                           ("recv", X, b""), ("recv", Y, b""),
+                           ("close", X, None), ("close", Y, None)]
     assert not run.failures and not run.live_threads()
 
 
 def test_the_same_chat_gives_the_same_order_every_time():
-    reference = outline(run_mode("relay"))
+    reference = same_run(run_mode("relay"))
     for _ in range(4):
-        assert outline(run_mode("relay")) == reference
+        assert same_run(run_mode("relay")) == reference
 
 
 def test_lines_that_run_out_without_bye_end_the_chat_for_both():
     run = run_mode("relay", ["only this"])               # like Ctrl-D after one line
-    assert said(run, "client X")[-2:] == ["Y: Loud and clear, X", CHAT_OVER]
-    assert said(run, "client Y")[-2:] == ["Client X left: the chat is over", CHAT_OVER]
+    assert heard(run, "client X")[-2:] == [b"Y: Loud and clear, X\n", b""]
+    assert heard(run, "client Y")[-2:] == [b"Client X left: the chat is over\n", b""]
+    assert ev.Shutdown("client X", "SHUT_WR", X, S) in same_run(run)   # X said it was done
     assert not run.failures and not run.live_threads()
 
 
 def test_longer_scripts_than_the_answers_still_take_turns():
     lines = ["one", "two", "three", "four", "Bye"]
     run = run_mode("relay", lines)
-    heard = [line for line in said(run, "client Y") if line.startswith("X: ")]
-    assert heard == [f"X: {line}" for line in lines]
+    heard_by_y = [line for line in heard(run, "client Y") if line.startswith(b"X: ")]
+    assert heard_by_y == [f"X: {line}\n".encode() for line in lines]
 
 
 def test_a_person_typing_as_x_chats_with_scripted_y():
@@ -69,7 +83,7 @@ def test_a_person_typing_as_x_chats_with_scripted_y():
     assert result.returncode == 0, result.stderr
     assert "X: hello from a person" in result.stdout
     assert "Y: Loud and clear" in result.stdout
-    assert "Client X said Bye: the chat is over" in result.stdout
+    assert "X: Bye" in result.stdout                    # relayed: the server saw the Bye, and the run ended
 
 
 # -- real clients, framing ---------------------------------------------------------------------
@@ -78,12 +92,14 @@ def test_bye_from_either_client_ends_the_chat_for_both(serve, who):
     server = serve("relay")
     x, y = confirmed_pair(server)
     peers = {"X": x, "Y": y}
+    addresses = [x.sock.getsockname(), y.sock.getsockname()]
     x.send(b"hello\n")
     assert x.line() == y.line() == b"X: hello\n"
     peers[who].send(b"Bye\n")
     assert x.line() == y.line() == f"{who}: Bye\n".encode()
     assert x.line() == y.line() == b""                   # both closed by the server
-    server_said(server, "Done.")
+    for address in addresses:
+        closed(server.run.trace, address)
     x.close()
     y.close()
 
@@ -111,12 +127,12 @@ def test_textbook_clients_without_newlines(serve):
 def test_netcat_users_chat(serve, netcat):
     server = serve("relay")
     host, port = server.address
-    users = []
+    users, peers = [], set()
     try:
-        for position in ("first", "second"):
+        for _ in ("X", "Y"):                                # X, and only once it is accepted, Y
             users.append(subprocess.Popen([netcat, host, str(port)], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE))
-            server_said(server, f"Accepted {position} connection, calling it client {'XY'[len(users) - 1]}")
+            accepted_peer(server, peers)
         x, y = users
         assert x.stdout.readline() == CONFIRMED["X"] and y.stdout.readline() == CONFIRMED["Y"]
         y.stdin.write(b"typed in netcat\r\n")          # telnet-style line ends work too
@@ -139,11 +155,13 @@ def test_netcat_users_chat(serve, netcat):
 def test_a_client_who_leaves_while_waiting_is_replaced(serve):
     server = serve("relay")
     quitter = Peer(server)
-    server_said(server, "Accepted first connection, calling it client X")
+    gone = quitter.sock.getsockname()
+    server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer == gone)
     quitter.close()
-    gone = server_said(server, "Client X disconnected while waiting for a partner; waiting for a replacement")
+    closed(server.run.trace, gone)                      # the server let the quitter go
     x = Peer(server)
-    server_said(server, "Accepted first connection, calling it client X", after=gone.seq)
+    x_address = x.sock.getsockname()
+    server.run.trace.wait_for(lambda e: isinstance(e, ev.Accept) and e.peer == x_address)
     y = Peer(server)
     assert x.line() == CONFIRMED["X"] and y.line() == CONFIRMED["Y"]
     y.send(b"welcome\n")
@@ -184,15 +202,15 @@ def test_bad_lines_are_answered_to_their_sender_only(serve):
 def test_a_client_who_vanishes_mid_chat_ends_it_and_the_next_pair_chats(serve):
     server = serve("relay")
     x, y = confirmed_pair(server)
+    pair = [x.sock.getsockname(), y.sock.getsockname()]
     x.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     x.close()                                           # SO_LINGER 0: close sends a reset
     assert y.line() == b"Client X left: the chat is over\n"
     assert y.line() == b""
     y.close()
-    done = server_said(server, "Done.")
-    x, y = Peer(server), Peer(server)
-    server_said(server, "Accepted second connection, calling it client Y", after=done.seq)
-    assert x.line() == CONFIRMED["X"] and y.line() == CONFIRMED["Y"]
+    for address in pair:                                # the server is free again once it has
+        closed(server.run.trace, address)               # closed both of the last pair's connections
+    x, y = confirmed_pair(server)                       # the next pair chats as usual
     x.send(b"Bye\n")
     assert x.line() == y.line() == b"X: Bye\n"
     x.close()

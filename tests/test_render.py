@@ -6,21 +6,23 @@ import io
 from conftest import run_mode
 from rich.console import Console
 
-from modes._narrate import Event, canonical
-from modes._render import THEME, LogView, Look, Narration, safe_text
+from narration.events import Recv, SendAll
+from narration.order import canonical, shown
+from narration.views import drawing
+from narration.views.log import LogView, Look, safe_text
+from narration.views.theme import THEME
 
 
-def render(events, look=None, width=80) -> str:
+def render(events, look=None, width=80, view=None) -> str:
     console = Console(file=io.StringIO(), width=width, theme=THEME, force_terminal=True,
                       color_system="truecolor", record=True)
-    narration = Narration({"server": 0, "client": 1}, look or Look(times=False))
-    console.print(LogView(events, narration))
+    console.print(view or LogView(events, {"server": 0, "client": 1}, look or Look(times=False)))
     return console.export_text()
 
 
 def test_markup_and_control_codes_from_the_network_are_inert():
     hostile = b"[bold red]boom[/] \x1b[2J\x1b]0;title\x07 \x00 \xff tab\t end\n"
-    event = Event(0, "client", "recv", data=hostile, size=len(hostile), span=(0, len(hostile)))
+    event = Recv("client", data=hostile, size=len(hostile), span=(0, len(hostile)))
     text = render([event], width=200)
     assert "[bold red]boom[/]" in text
     assert "\\x1b[2J" in text and "\\x07" in text and "\\x00" in text and "\\xff" in text
@@ -33,13 +35,13 @@ def test_safe_text_has_no_control_characters():
 
 
 def test_the_peer_closing_is_spelled_out():
-    event = Event(0, "server", "recv", data=b"", size=0, span=(5, 5))
+    event = Recv("server", data=b"", size=0, span=(5, 5))
     assert "b'' end of stream" in render([event])
 
 
 def test_normalised_ports_hide_ephemeral_numbers():
     run = run_mode("echo")
-    events = canonical(run.trace)
+    events = shown(canonical(run.trace))
     port = next(e for e in events if e.call == "connect").local[1]
     text = render(events, Look(times=False, normalise=True))
     assert str(port) not in text
@@ -48,8 +50,25 @@ def test_normalised_ports_hide_ephemeral_numbers():
 
 def test_long_lines_wrap_under_their_own_column():
     data = b"word " * 40
-    event = Event(0, "client", "sendall", data=data, size=len(data), span=(0, len(data)))
+    event = SendAll("client", data=data, size=len(data), span=(0, len(data)))
     lines = render([event]).splitlines()
     assert len(lines) > 1
     indent = len(lines[1]) - len(lines[1].lstrip())
     assert indent == lines[0].index("sendall")
+
+
+def test_a_view_drawn_twice_draws_the_same_twice():
+    run = run_mode("ordering")
+    events = shown(canonical(run.trace))
+    for kind in ("log", "ladder"):
+        view = drawing(events, run.trace.actor_rank, kind=kind, look=Look(times=False, normalise=True))
+        once, twice = render(events, view=view, width=100), render(events, view=view, width=100)
+        assert once == twice
+
+
+def test_control_characters_are_spelled_from_one_table():
+    from narration.text import SPELLING, visible
+    for code, spelling in SPELLING.items():
+        assert safe_text(chr(code)).plain == spelling
+        if code != 0x09:                      # relayed text keeps its tabs
+            assert visible(chr(code)) != chr(code)

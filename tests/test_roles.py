@@ -3,6 +3,7 @@ and every network error as one readable line with its own exit code."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -63,7 +64,13 @@ def test_client_role_against_the_server_role_in_another_process(background, mode
 
 
 # -- the two-client and group modes: several netcat users, textbook clients, client roles -----------
-ACCEPTED_X = "Accepted first connection, calling it client X"
+ACCEPT_SHOWN = re.compile(r"\baccept +from \S+:\d+")     # the server lane's accept() line
+
+
+def wait_for_accepts(server, count: int = 1, timeout: float = 10) -> None:
+    """Read the server role's output until it shows ``count`` accept() calls: a socket event, not a
+    sentence (the first connection accepted is client X, so only then may a second one dial)."""
+    server.wait_for_count(ACCEPT_SHOWN.pattern, count, timeout)
 
 
 @pytest.mark.parametrize("mode", ["ordering", "relay"])
@@ -71,7 +78,7 @@ def test_pair_server_roles_serve_two_netcat_users(background, netcat, mode):
     server, port = start_server(background, mode)
     x = LineProcess(netcat, "127.0.0.1", str(port))
     try:
-        server.wait_for(ACCEPTED_X)                   # X is first before Y dials
+        wait_for_accepts(server)                      # X is first before Y dials
         y = LineProcess(netcat, "127.0.0.1", str(port))
         try:
             assert x.line() == b"Client X has connected.\n" and y.line() == b"Client Y has connected.\n"
@@ -96,7 +103,7 @@ def test_pair_server_roles_serve_two_netcat_users(background, netcat, mode):
 def test_pair_server_roles_serve_two_textbook_clients(background, mode):
     server, port = start_server(background, mode)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as x:
-        server.wait_for(ACCEPTED_X)
+        wait_for_accepts(server)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as y:
             assert x.recv(1024) == b"Client X has connected.\n"
             assert y.recv(1024) == b"Client Y has connected.\n"
@@ -115,7 +122,7 @@ def test_pair_client_role_against_the_server_role(background, mode):
     server, port = start_server(background, mode)
     sends = ["--send", "from X"] + (["--send", "Bye"] if mode == "relay" else [])
     x = background("--mode", mode, "--role", "client", "--port", str(port), *sends)
-    server.wait_for(ACCEPTED_X)
+    wait_for_accepts(server)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as y_sock, y_sock.makefile("rb") as y:
         assert y.readline() == b"Client Y has connected.\n"
         if mode == "ordering":
@@ -162,9 +169,11 @@ def test_a_teacher_sets_how_many_may_join_the_chat(background):
 def test_chat_client_role_against_the_server_role(background):
     server, port = start_server(background, "chat")
     result = run_demo("--mode", "chat", "--role", "client", "--port", str(port),
-                      "--send", "/name ann", "--send", "/list", "--send", "/quit")
+                      "--send", "/name ann", "--send", "/list", "--send", "/quit", "--wire",
+                      env={**os.environ, "COLUMNS": "200"})     # every byte, and no received line wrapped
     assert result.returncode == 0, result.stderr
-    assert "» * you are now ann" in result.stdout and "» * in #lobby: ann (you)" in result.stdout
+    # The chat client shows what it receives as its recv calls' bytes (\n shown escaped).
+    assert "* you are now ann\\n" in result.stdout and "* in #lobby: ann (you)\\n" in result.stdout
     server.interrupt()
 
 
@@ -179,7 +188,7 @@ def test_server_role_number_add_ends_by_its_own_rule(background):
 def test_ctrl_c_on_a_server_with_an_idle_client(background):
     server, port = start_server(background, "echo")
     with socket.create_connection(("127.0.0.1", port), timeout=5):
-        server.wait_for("accept")
+        wait_for_accepts(server)                 # the server has accepted it: now it is idle
         code, seconds, stderr = server.interrupt()
     assert code == Exit.INTERRUPTED
     assert seconds < 1.0

@@ -4,7 +4,6 @@ folder that a test proves current."""
 from __future__ import annotations
 
 import html
-import io
 import os
 import re
 import struct
@@ -17,7 +16,11 @@ from xml.etree import ElementTree
 import pytest
 from conftest import ROOT, run_demo
 
-from modes import _images, _screenshot
+from narration import screenshots as _screenshot
+from narration.screenshots import render_rows
+
+sys.path.insert(0, str(ROOT / "images"))
+import regenerate as _images
 
 
 def shoot(tmp_path, name: str, *args: str, env=None) -> bytes:
@@ -163,18 +166,15 @@ def test_text_in_the_png_has_the_terminal_colours(tmp_path):
         assert fill[1:] in colours(rows), f"no {fill} pixel where the SVG writes {name!r}"
 
 
-def recorded(*lines: str, width: int = 40):
-    from rich.console import Console
+def drawn(*lines: str, width: int = 40) -> str:
+    """An SVG of these lines, one per row, as the screenshot code draws any renderable."""
+    from rich.text import Text
 
-    console = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
-    for line in lines:
-        console.print(line, highlight=False)
-    return console
+    return _screenshot.svg(render_rows(Text("\n".join(lines)), width), width=width, title="boxes")
 
 
 def test_box_lines_join_across_rows_and_columns():
-    console = recorded("┌──┬──┐", "│  │  │", "╞══╪══╡", "└──┴──┘", "╭─╮ ║", "╰─╯ ║")
-    svg = _screenshot.svg(console, title="boxes")
+    svg = drawn("┌──┬──┐", "│  │  │", "╞══╪══╡", "└──┴──┘", "╭─╮ ║", "╰─╯ ║")
     rows_drawn, columns = 6, 7
     width, height = columns * _screenshot.CELL_WIDTH, rows_drawn * _screenshot.CELL_HEIGHT
     _, _, rows = decode_png(_screenshot.png(crop(svg, _screenshot.PADDING, _screenshot.TITLE_BAR, width, height)))
@@ -258,9 +258,9 @@ def test_only_a_png_screenshot_imports_resvg(tmp_path):
 
 # -- images/ -----------------------------------------------------------------------------------
 def test_images_are_current(tmp_path):
-    """images/ must be what `python -m modes._images` writes now, for every mode and lesson."""
+    """images/ must be what `python images/regenerate.py` writes now, for every mode and lesson."""
     stale = _images.stale(ROOT / "images", tmp_path)
-    assert stale == [], f"stale images: {stale}; regenerate them with: python -m modes._images"
+    assert stale == [], f"stale images: {stale}; regenerate them with: python images/regenerate.py"
 
 
 def test_a_changed_image_is_reported_stale(tmp_path):

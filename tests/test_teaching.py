@@ -1,4 +1,4 @@
-"""The teaching layer: --explain, --view ladder, --wire, pacing and the pitfall demonstrations."""
+"""The teaching layer: --explain, --view ladder, --wire, pacing and the lessons."""
 from __future__ import annotations
 
 import ast
@@ -6,15 +6,16 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from conftest import ROOT, run_demo, run_mode
 from rich.console import Console
 
-from modes._explain import EXPLANATIONS
-from modes._ladder import LadderView
-from modes._narrate import Event, canonical
-from modes._pitfall_runs import EVIL_PICKLE, pickle_ops
-from modes._render import THEME, Look, Narration, wire_lines
+from narration.events import Recv
+from narration.lessons.pickle import EVIL_PICKLE, pickle_ops
+from narration.order import canonical, shown
+from narration.views.explain import EXPLANATIONS
+from narration.views.ladder import LadderView
+from narration.views.log import Look, wire_lines
+from narration.views.theme import THEME
 
 
 def lines_of(result) -> list[str]:
@@ -33,15 +34,14 @@ def test_explain_notes_each_kind_of_call_once_beside_its_first_use():
 
 
 def test_explain_spells_out_b_empty_once():
-    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "reuseaddr", "--explain")))
+    out = "\n".join(lines_of(run_demo("--lesson", "reuseaddr", "--explain")))
     assert out.count("b'' end of stream") == 2
     assert out.count("recv() returning b''") == 1
 
 
 def ladder_text(run, width=80) -> list[str]:
     console = Console(file=io.StringIO(), width=width, theme=THEME, record=True)
-    narration = Narration(run.trace.actor_rank, Look(times=False, normalise=True))
-    console.print(LadderView(canonical(run.trace), narration))
+    console.print(LadderView(shown(canonical(run.trace)), run.trace.actor_rank, Look(times=False, normalise=True)))
     return console.export_text().splitlines()
 
 
@@ -50,7 +50,7 @@ def test_ladder_has_a_lane_per_actor_and_an_arrow_per_message():
     rows = ladder_text(run)
     assert rows[0].split() == ["server", "client"]
     assert all(len(row) <= 80 for row in rows)
-    sends = [e for e in canonical(run.trace) if e.call == "sendall"]
+    sends = [e for e in shown(canonical(run.trace)) if e.call == "sendall"]
     arrows = [row for row in rows if "─▶" in row or "◀─" in row]
     assert len(arrows) == len(sends)
     assert any('"hello\\n" 6 B' in row and "◀" in row for row in rows)          # client -> server
@@ -70,7 +70,7 @@ def test_ladder_from_the_command_line():
 
 def test_wire_shows_stream_offsets_and_hex_for_binary():
     data = b"\xff\x00binary"
-    event = Event(0, "server", "recv", data=data, size=len(data), span=(6, 6 + len(data)))
+    event = Recv("server", data=data, size=len(data), span=(6, 6 + len(data)))
     text = [line.plain for line in wire_lines(event)]
     assert text[0].startswith("stream bytes 6..14 (not UTF-8: hex)")
     assert "ff 00 62 69 6e 61 72 79" in text[1]
@@ -98,42 +98,42 @@ def test_step_and_pace_show_the_same_lines():
         assert without_ports(result.stdout) == normal
 
 
-@pytest.mark.parametrize("mode", ["echo", "number-add"])
-def test_pitfall_stream_merges_then_splits_then_frames(mode):
-    out = "\n".join(lines_of(run_demo("--mode", mode, "--pitfall", "stream")))
+def test_lesson_stream_merges_then_splits_then_frames():
+    out = "\n".join(lines_of(run_demo("--lesson", "stream")))
     assert 'recv       ← 12 B "hello\\nworld\\n"' in out
     assert "naive server got 1 message of 1024 bytes" in out
     assert "framed message: 'hello'" in out and "framed message: 'world'" in out
     assert "framed message: 2499 bytes, whole" in out
 
 
-def test_pitfall_sleep_race_is_refused_then_connects():
-    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "sleep-race")))
+def test_lesson_sleep_race_is_refused_then_connects():
+    out = "\n".join(lines_of(run_demo("--lesson", "sleep-race")))
     refused = out.index("connection refused")
     assert refused < out.index("connect    to 127.0.0.1:")
     assert "connected and sent on the first try" in out
 
 
-def test_pitfall_reuseaddr_fails_then_restarts():
-    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "reuseaddr")))
+def test_lesson_reuseaddr_fails_then_restarts():
+    out = "\n".join(lines_of(run_demo("--lesson", "reuseaddr")))
     assert out.count("address already in use") == 1
     assert out.index("address already in use") < out.index("restarted on the same port at once")
 
 
-def test_pitfall_pickle_only_disassembles():
+def test_lesson_pickle_only_disassembles():
     assert pickle_ops(EVIL_PICKLE)[:1] == ["GLOBAL 'os system'"]
-    out = "\n".join(lines_of(run_demo("--mode", "echo", "--pitfall", "pickle")))
+    out = "\n".join(lines_of(run_demo("--lesson", "pickle")))
     assert "GLOBAL 'os system'" in out and "REDUCE" in out
     assert "pwned\n" not in out.replace("'echo pwned'", "")     # nothing ran the command
 
 
-def test_a_pitfall_needs_its_mode():
-    result = run_demo("--mode", "number-add", "--pitfall", "pickle")
-    assert result.returncode == 2 and "goes with --mode" in result.stderr
+def test_a_lesson_runs_in_one_process_with_its_own_script():
+    for extra, words in ((["--role", "server"], "drop --role"), (["--send", "x"], "plays its own script")):
+        result = run_demo("--lesson", "pickle", *extra)
+        assert result.returncode == 2 and words in result.stderr
 
 
 def product_files() -> list[Path]:
-    return [ROOT / "demo.py", *sorted((ROOT / "modes").glob("*.py"))]
+    return [ROOT / "demo.py", *sorted((ROOT / "modes").glob("*.py")), *sorted((ROOT / "narration").rglob("*.py"))]
 
 
 def test_no_product_code_unpickles_evals_or_execs():

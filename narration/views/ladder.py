@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from modes._narrate import Event
-from modes._render import Narration, safe_text
+from narration.events import Event
+from narration.text import address_text
+from narration.views.log import Look, Narrator, safe_text
+from narration.views.words import detail
 
 STEP_WIDTH = 4
 
@@ -27,19 +29,21 @@ def lane_width_needed(lanes: int) -> int:
 
 
 class LadderView:
-    """A rich renderable drawing ``events`` (canonical order) as a ladder."""
+    """A rich renderable drawing ``events`` (canonical order) as a ladder; drawing it twice draws
+    the same twice (each drawing starts its own ``Narrator``)."""
 
-    def __init__(self, events: list[Event], narration: Narration) -> None:
+    def __init__(self, events: list[Event], actor_rank: dict[str, int], look: Look | None = None) -> None:
         self.events = [event for event in events if not event.hidden]
-        self.narration = narration
+        self.actor_rank = actor_rank
+        self.look = look or Look()
         self.lanes = sorted({event.actor for event in self.events},
-                            key=lambda actor: (narration.actor_rank.get(actor, 99), actor))
+                            key=lambda actor: (actor_rank.get(actor, 99), actor))
         self.owner: dict[tuple, str] = {}
         for event in self.events:
-            if event.local is not None and event.call in ("bind", "connect", "accept"):
+            if event.call in ("bind", "connect", "accept") and event.local is not None:
                 self.owner.setdefault(tuple(event.local), event.actor)
         for event in self.events:            # peers we never saw from the inside: netcat and friends
-            if event.peer is not None and event.call == "accept" and tuple(event.peer) not in self.owner:
+            if event.call == "accept" and event.peer is not None and tuple(event.peer) not in self.owner:
                 label = f"peer :{event.peer[1]}"
                 self.owner[tuple(event.peer)] = label
                 self.lanes.append(label)
@@ -54,29 +58,30 @@ class LadderView:
         tail = max(18, width // 4)
         lane = max(8, (width - first - tail) // max(1, len(self.lanes) - 1))
         centres = {name: first + lane * index for index, name in enumerate(self.lanes)}
+        narrator = Narrator(self.actor_rank, self.look)
         last = self.lanes[-1] if self.lanes else None
         header = self._row(width, centres)
         for name, centre in centres.items():
             title = name if len(name) <= lane - 2 else name[:lane - 3] + "…"
-            self._put(header, max(0, centre - len(title) // 2), title, self.narration.style_of(name), width)
+            self._put(header, max(0, centre - len(title) // 2), title, narrator.style_of(name), width)
         yield self._finish(header)
         for event in self.events:
-            self.narration._learn_ports(event)
-            self.narration.step += 1
+            narrator.learn(event)
             row = self._row(width, centres)
-            self._put(row, 0, f"{self.narration.step:>3}", "step", width)
+            self._put(row, 0, f"{narrator.step:>3}", "step", width)
             room = (width - centres[event.actor] - 2) if event.actor == last else lane - 3
-            self._draw(row, event, centres, room, width)
+            self._draw(row, event, centres, room, width, narrator)
             yield self._finish(row)
 
     # -- drawing -----------------------------------------------------------------------------
-    def _draw(self, row, event: Event, centres: dict, room: int, width: int) -> None:
+    def _draw(self, row, event: Event, centres: dict, room: int, width: int, narrator: Narrator) -> None:
         me = centres[event.actor]
-        style = self.narration.style_of(event.actor)
-        target = self.owner.get(tuple(event.peer)) if event.peer is not None else None
+        style = narrator.style_of(event.actor)
+        peer = getattr(event, "peer", None)
+        target = self.owner.get(tuple(peer)) if peer is not None else None
         there = centres.get(target) if target is not None else None
         if event.call in ("send", "sendall") and there is not None and there != me:
-            label = self._payload(event)
+            label = self._payload(event, narrator)
             self._arrow(row, me, there, "─", label, "arrow.send", width)
         elif event.call == "connect" and there is not None and there != me:
             self._arrow(row, me, there, "═", Text("connect"), "arrow.send", width)
@@ -84,27 +89,32 @@ class LadderView:
             self._arrow(row, me, there, "╌", Text(event.call), "closed", width)
         else:
             self._put(row, me, "●", style, width)
-            self._label(row, me + 2, self._caption(event), width, limit=room)
+            self._label(row, me + 2, self._caption(event, narrator), width, limit=room)
 
-    def _caption(self, event: Event) -> Text:
-        narration = self.narration
+    @staticmethod
+    def _caption(event: Event, narrator: Narrator) -> Text:
+        ports = narrator.ports
         if event.call == "recv":
             if event.size == 0:
                 return Text("recv b'' (end of stream)", style="closed")
             return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
         if event.call == "say":
-            return Text.assemble(("» ", "dim"), safe_text(narration._ports(event.detail), style="say"))
+            return Text.assemble(("» ", "dim"), safe_text(ports(event.text), style="say"))
         if event.call == "note":
-            return Text("# " + narration._ports(event.detail), style="note")
+            return Text("# " + ports(event.text), style="note")
         if event.call == "error":
-            return safe_text("✗ " + narration._ports(event.detail), style="error")
-        words = {"bind": f"bind {narration._ports(event.detail).split(' -> got ')[-1]}",
-                 "accept": f"accept {narration._ports(event.detail)}",
-                 "setsockopt": f"setsockopt {event.detail.split(' =')[0]}"}
-        return Text(words.get(event.call, event.call), style="call")
+            return safe_text("✗ " + ports(event.text), style="error")
+        if event.call == "bind":
+            return Text(f"bind {ports(address_text(event.local))}", style="call")
+        if event.call == "accept":
+            return Text(f"accept {ports(detail(event))}", style="call")
+        if event.call == "setsockopt":
+            return Text(f"setsockopt {event.option}", style="call")
+        return Text(event.call, style="call")
 
-    def _payload(self, event: Event) -> Text:
-        text = safe_text(self.narration._ports((event.data or b"").decode("utf-8", "backslashreplace")))
+    @staticmethod
+    def _payload(event: Event, narrator: Narrator) -> Text:
+        text = safe_text(narrator.ports(event.data.decode("utf-8", "backslashreplace")))
         return Text.assemble(Text('"', style="bytes"), text, Text(f'" {event.size} B', style="bytes"))
 
     def _arrow(self, row, start: int, end: int, line: str, label: Text, style: str, width: int) -> None:

@@ -35,10 +35,10 @@ EXPLANATIONS = {
 }
 
 
-def explanation_key(call: str, size: int | None, detail: str) -> str | None:
+def explanation_key(event) -> str | None:
     """Which explanation an event earns, if any."""
-    if call == "recv" and size == 0:
+    if event.call == "recv" and event.size == 0:
         return "recv-eof"
-    if call == "error" and "reset" in detail:
+    if event.call == "error" and event.reset:
         return "reset"
-    return call if call in EXPLANATIONS else None
+    return event.call if event.call in EXPLANATIONS else None

@@ -1,4 +1,5 @@
-"""Two clients, one server: the pairing shared by the ``ordering`` and ``relay`` modes.
+"""Two clients, one server: the pairing the ``ordering`` and ``relay`` modes share (a mix-in, in
+the socketserver sense: the concurrency lives here, each mode's session is its protocol).
 
 The server has three kinds of thread, and they talk only through one inbox (a ``Mailbox``):
 
@@ -26,8 +27,9 @@ import threading
 from socket import SHUT_RDWR
 from typing import NamedTuple
 
-from modes._framing import LineBuffer, TooLong, recv_line, reply_line
-from modes._narrate import Stopped, address_text
+from narration.errors import Stopped
+from narration.framing import LineBuffer, TooLong, recv_line, reply_line
+from narration.text import address_text
 
 NAMES = ("X", "Y")                   # the first connection is client X, the second client Y
 ORDINALS = ("first", "second")
@@ -37,7 +39,6 @@ NOT_YET = "error: please wait: the server confirms you once a second client has 
 CLOSING = "the acceptor has stopped"  # the acceptor's last item: the host ends too
 WAITING = "The server is waiting to receive two connections...."
 DONE = "Done."
-PATIENCE = 24 * 60 * 60.0            # seconds a scripted client waits on a person's typing
 
 
 class Client:
@@ -193,21 +194,3 @@ def tell(client: Client, text: str) -> None:
         client.conn.sendall(reply_line(text))
     except ConnectionError:
         pass
-
-
-# -- one-process runs -------------------------------------------------------------------------
-def connect_second(me, address, lines, client) -> None:
-    """Client Y's thread: connect only once the server has named client X, so names never swap."""
-    me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == accepted(0))
-    client(me, address, lines)
-
-
-def wait_until_ready_again(me) -> None:
-    """The end of a one-process run: the server has said "Done." and waits for the next pair.
-
-    Without this wait the launcher's finish() could overtake the server's last steps, and the
-    run would end at a different point from one time to the next.
-    """
-    done = me.wait_for(lambda e: e.actor == "server" and e.call == "say" and e.detail == DONE)
-    me.wait_for(lambda e: e.seq > done.seq and e.actor == "server" and e.call == "say"
-                and e.detail == WAITING)

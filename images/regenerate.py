@@ -1,4 +1,4 @@
-"""Regenerate every image in images/:  python -m modes._images   (--check: only say which are stale)
+"""Regenerate every image in images/:  python images/regenerate.py   (--check: only say which are stale)
 
 ``image_table()`` is the list: image name -> the demo.py arguments that draw it.  Every mode gets
 images/MODE.svg and images/MODE.png; every lesson gets images/lesson-NAME.svg.  Each file is
@@ -15,8 +15,10 @@ import io
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "images"
+IMAGES = Path(__file__).resolve().parent
+ROOT = IMAGES.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 def image_table() -> dict[str, list[str]]:
     """Image name -> the demo.py arguments that draw it: every mode, then the lessons.
@@ -24,14 +26,14 @@ def image_table() -> dict[str, list[str]]:
     To add an image, add a row here (and the image beneath its section of the README).
     """
     import modes
-    from modes._pitfalls import PITFALLS
+    from narration import lessons
 
     table = {name: ["--mode", name] for name in modes.names()}
-    for pitfall, entry in PITFALLS.items():
-        table[f"lesson-{pitfall}"] = ["--mode", entry.modes[0], "--pitfall", pitfall]
+    for lesson in lessons.names():
+        table[f"lesson-{lesson}"] = ["--lesson", lesson]
     table["lesson-explain"] = ["--mode", "echo", "--explain"]
     table["lesson-ladder"] = ["--mode", "ordering", "--view", "ladder"]
-    table["lesson-wire"] = ["--mode", "echo", "--pitfall", "stream", "--wire"]
+    table["lesson-wire"] = ["--lesson", "stream", "--wire"]
     return table
 
 
@@ -56,7 +58,7 @@ def draw(name: str, args: list[str], folder: Path) -> Path:
 
 def draw_png(svg_path: Path) -> Path:
     """NAME.png beside NAME.svg, drawn from it as ``--screenshot NAME.png`` would draw it."""
-    from modes._screenshot import png, write
+    from narration.screenshots import png, write
 
     target = svg_path.with_suffix(".png")
     write(target, png(svg_path.read_text(encoding="utf-8")))
@@ -78,7 +80,7 @@ def draw_pngs(svg_paths: list[Path]) -> list[Path]:
 
 def regenerate(folder: Path = IMAGES) -> list[Path]:
     """Write every image of the table into ``folder``; return the files written."""
-    from modes._screenshot import find_font
+    from narration.screenshots import find_font
 
     find_font()                 # no usable font: say so before drawing anything
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ def stale(folder: Path, scratch: Path) -> list[str]:
     chunk) and, when this machine has the same font files and resvg version it was drawn with
     (its Renderer chunk), be byte-identical too.
     """
-    from modes._screenshot import find_font, png_renderer, png_source, renderer, sha256_text
+    from narration.screenshots import find_font, png_renderer, png_source, renderer, sha256_text
 
     found = []
     for name, args in image_table().items():
@@ -122,7 +124,7 @@ def main(argv: list[str]) -> int:
 
         with tempfile.TemporaryDirectory() as scratch:
             found = stale(IMAGES, Path(scratch))
-        print(f"stale: {', '.join(found)}; run: python -m modes._images" if found else "images/ is current")
+        print(f"stale: {', '.join(found)}; run: python images/regenerate.py" if found else "images/ is current")
         return 1 if found else 0
     written = regenerate()
     print(f"wrote {len(written)} images in {IMAGES.relative_to(ROOT)}/")
@@ -130,5 +132,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main(sys.argv[1:]))

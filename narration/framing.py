@@ -18,8 +18,8 @@ peer that pastes megabytes without a newline costs bounded memory.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MAX_LINE = 64 * 1024
 RULE = "messages end at a newline, or where the sender pauses without one"
@@ -128,17 +128,6 @@ def decode_line(message: bytes | TooLong, *, limit: int = MAX_LINE) -> str:
 
 def _raise(reply: str) -> str:
     raise BadText(reply)
-
-
-_INVISIBLE = [*range(0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0), 0x2028, 0x2029,
-              *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
-_SPELLED_OUT = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _INVISIBLE}
-
-
-def visible(text: str) -> str:
-    """One person's text made safe for another's terminal: every control character (ESC, BEL,
-    bidi overrides...) spelled out, so ``\\x1b[2J`` arrives as those characters, not as an order."""
-    return text.translate(_SPELLED_OUT)
 
 
 def reply_line(text: str) -> bytes:

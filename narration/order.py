@@ -1,0 +1,140 @@
+"""One stable order for a finished run, and ports made stable: what makes output deterministic.
+
+Threads record events in whatever order the scheduler runs them.  ``canonical(trace)`` turns that
+into one order after the run: each thread's own events stay in program order; a ``recv`` comes
+after the ``send`` whose bytes it returned, an ``accept`` after the ``connect`` it answered, a
+``b''`` after the peer's ``close``, a waiter after what it waited for (``Recorded.after``); and
+among events free to go next, the lower-ranked actor (the server, then clients in script order)
+goes first.  The same scripted run therefore renders the same way every time.
+
+``stable(events)`` replaces every port number, in addresses and in text, by its order of first
+appearance (1, 2, 3, ...), so two runs of one script give equal events: ``stable(a) == stable(b)``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from narration.events import Event, Recorded
+from narration.trace import Trace
+
+
+def _flow(event: Event) -> tuple | None:
+    """Which direction of which connection an event belongs to, as (from, to)."""
+    local, peer = getattr(event, "local", None), getattr(event, "peer", None)
+    if local is None or peer is None:
+        return None
+    return (tuple(local), tuple(peer))
+
+
+def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
+    """For each event's seq, the seqs of other threads' events it must come after."""
+    records = list(records)
+    known = {record.seq for record in records}
+    sends: dict[tuple, list[Recorded]] = {}
+    ends: dict[tuple, Recorded] = {}
+    connects: dict[tuple, Recorded] = {}
+    for record in records:
+        event, flow = record.event, _flow(record.event)
+        if flow is None:
+            continue
+        if event.call in ("send", "sendall") and event.size:
+            sends.setdefault(flow, []).append(record)
+        elif event.call in ("shutdown", "close") and flow not in ends:
+            ends[flow] = record
+        elif event.call == "connect":
+            connects[flow] = record
+    result: dict[int, set[int]] = {}
+    for record in records:
+        event = record.event
+        found = {seq for seq in record.after if seq in known}
+        flow = _flow(event)
+        if flow is not None:
+            back = (flow[1], flow[0])
+            if event.call == "recv" and event.size:
+                end = event.span[1]
+                senders = [s for s in sends.get(back, ()) if s.event.span[0] < end]
+                if senders:
+                    found.add(senders[-1].seq)
+            elif event.call in ("recv", "error") and back in ends:
+                found.add(ends[back].seq)
+            elif event.call == "accept" and back in connects:
+                found.add(connects[back].seq)
+        result[record.seq] = found
+    return result
+
+
+def canonical(trace: Trace) -> list[Recorded]:
+    """The run's events in one stable order (see the module docstring), hidden ones included."""
+    threads: dict[str, list[Recorded]] = {}
+    for record in trace.events:
+        threads.setdefault(record.thread, []).append(record)
+
+    def rank(name: str) -> tuple:
+        if name in trace.thread_rank:
+            return trace.thread_rank[name]
+        shown = [r.event.actor for r in threads[name] if not r.hidden]
+        actor = shown[0] if shown else threads[name][0].event.actor
+        return (trace.actor_rank.get(actor, len(trace.actor_rank)), 0)
+
+    order = sorted(threads, key=rank)
+    must_follow = causes(trace.events)
+    done: set[int] = set()
+    heads = {name: 0 for name in order}
+    result: list[Recorded] = []
+    while len(result) < len(trace.events):
+        chosen = None
+        for name in order:
+            position = heads[name]
+            if position < len(threads[name]) and must_follow[threads[name][position].seq] <= done:
+                chosen = name
+                break
+        if chosen is None:
+            # Only a wait on something outside the trace gets here; fall back to real order.
+            chosen = min((name for name in order if heads[name] < len(threads[name])),
+                         key=lambda name: threads[name][heads[name]].seq)
+        record = threads[chosen][heads[chosen]]
+        heads[chosen] += 1
+        done.add(record.seq)
+        result.append(record)
+    return result
+
+
+def shown(records: Iterable[Recorded]) -> list[Event]:
+    """The events a view shows (milestones left out), in the given order."""
+    return [record.event for record in records if not record.hidden]
+
+
+_PORT = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
+
+
+def stable(events: Iterable[Event]) -> list[Event]:
+    """The events with every port renumbered by first appearance, in addresses and in text."""
+    events = list(events)
+    numbers: dict[int, int] = {}
+
+    def number(port: int) -> int:
+        return numbers.setdefault(port, len(numbers) + 1)
+
+    for event in events:
+        for name in ("asked", "local", "peer"):
+            address = getattr(event, name, None)
+            if address and address[1]:
+                number(address[1])
+
+    def address(value):
+        return (value[0], numbers.get(value[1], value[1])) if value and value[1] else value
+
+    def text(value: str) -> str:
+        return _PORT.sub(lambda m: str(numbers.get(int(m.group()), m.group())), value)
+
+    result = []
+    for event in events:
+        changes = {name: address(getattr(event, name)) for name in ("asked", "local", "peer")
+                   if hasattr(event, name)}
+        if hasattr(event, "text"):
+            changes["text"] = text(event.text)
+        if hasattr(event, "data"):
+            changes["data"] = text(event.data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        result.append(event.replace(**changes))
+    return result

@@ -1,0 +1,166 @@
+"""Screenshots of a finished run: SVG, HTML, TXT and PNG, byte-identical run after run.
+
+Who calls what: ``demo.py --screenshot PATH`` builds the finished run's view (ports already
+normalised, no times) and calls ``save(view, path, width=..., title=..., font=...)``; the
+extension picks the format.  The images script makes ``images/`` with the same code, drawing each
+PNG from its SVG with ``png`` and ``write``.  Tests use the rest of the names exported here.
+
+- ``save(renderable, path, *, width, title, font=None)``: draw and write one file.
+- ``render_rows(renderable, width)``: the rows of segments every SVG and PNG is drawn from.
+- ``svg``, ``box_arms`` and the grid constants: ``narration.screenshots.svg``.
+- ``png``, ``write`` and the PNG tag helpers: ``narration.screenshots.png``.
+- ``Font``, ``find_font``, ``font_names``: ``narration.screenshots.fonts``.
+
+What keeps the bytes stable
+---------------------------
+- The content is the canonical run at a fixed width, with ephemeral ports shown as
+  ``PORT``/``EPH1`` and no times: the caller's job.  Here it is drawn on a console of exactly
+  ``width`` columns with the one theme, truecolor, no highlighting and no terminal detection, so
+  neither the author's terminal nor the environment changes a byte.
+- The SVG is written by ``narration.screenshots.svg``, not by ``Console.export_svg``: whole
+  pixels on a fixed grid, class names numbered in order of first use under a slug of the title.
+- TXT and HTML are rich's ``export_text``/``export_html`` of a recording console.
+- Files are written as UTF-8 bytes with ``\\n`` line ends on every OS.
+- The PNG is that SVG drawn by resvg with system fonts switched off and one named font loaded;
+  its ``tEXt`` chunk records the SHA-256 of the SVG it was drawn from.
+
+Only rich's public API is used.  rich is imported inside the functions that draw, and resvg only
+for a PNG: importing this package costs the standard library modules its submodules need.
+"""
+from __future__ import annotations
+
+import html
+
+# The submodules are imported here, eagerly, because two of them share a name with the function
+# they export (svg, png): once a submodule is loaded Python binds the package attribute to it, and
+# importing it first lets the names below (the functions) win for good.  Their top-level imports
+# are the standard library only.
+from narration.errors import ScreenshotError
+from narration.screenshots.fonts import Font, candidate_fonts, find_font, font_names
+from narration.screenshots.png import png, png_renderer, png_source, renderer, sha256_text, write
+from narration.screenshots.svg import (
+    CELL_HEIGHT,
+    CELL_WIDTH,
+    FONT_FAMILIES,
+    PADDING,
+    TITLE_BAR,
+    box_arms,
+    svg,
+)
+from narration.text import visible
+
+FORMATS = (".svg", ".html", ".txt", ".png")
+
+__all__ = [
+    "CELL_HEIGHT", "CELL_WIDTH", "FORMATS", "PADDING", "TITLE_BAR", "Font", "ScreenshotError",
+    "box_arms", "candidate_fonts", "find_font", "font_names", "page", "png", "png_renderer",
+    "png_source", "render_rows", "renderer", "save", "sha256_text", "svg", "text", "write",
+]
+
+
+def save(renderable, path: str, *, width: int, title: str, font: str | None = None) -> None:
+    """Draw ``renderable`` ``width`` columns wide and write it to ``path``; the extension picks
+    the format.  ``title`` is the command that draws it again; ``font`` a font file for a PNG."""
+    from pathlib import Path
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".svg":
+        content = svg(render_rows(renderable, width), width=width, title=title).encode("utf-8")
+    elif suffix == ".html":
+        content = page(renderable, width=width, title=title).encode("utf-8")
+    elif suffix == ".txt":
+        content = text(renderable, width=width, title=title).encode("utf-8")
+    elif suffix == ".png":
+        content = png(svg(render_rows(renderable, width), width=width, title=title), font=font)
+    else:
+        raise ScreenshotError(f"{path}: a screenshot's name must end in {', '.join(FORMATS)}")
+    write(target, content)
+
+
+# -- drawing -----------------------------------------------------------------------------------
+def _console(width: int, *, record: bool = False):
+    """The one console every screenshot is drawn on: nothing about this machine's terminal, its
+    environment or its Windows console reaches the bytes."""
+    import io
+
+    from rich.console import Console
+
+    from narration.views.theme import THEME
+
+    return Console(record=record, file=io.StringIO(), width=width, theme=THEME, highlight=False,
+                   force_terminal=True, color_system="truecolor", legacy_windows=False)
+
+
+def _as_printed(console, renderable):
+    """``renderable`` as ``Console.print`` would hand it to ``render``, so the rows here match
+    what a recording console records: a string becomes Text (markup on, no highlighting), and
+    Text is joined with print's ``end`` (print keeps its spans, not its justify or overflow)."""
+    from rich.protocol import rich_cast
+    from rich.text import Text
+
+    renderable = rich_cast(renderable)
+    if isinstance(renderable, str):
+        renderable = console.render_str(renderable)
+    if isinstance(renderable, Text):
+        renderable = Text(" ", end="\n").join([renderable])
+    return renderable
+
+
+def render_rows(renderable, width: int) -> list:
+    """The rows of segments (``list[list[Segment]]``) an SVG is drawn from: ``renderable`` at
+    ``width`` columns, control codes dropped, rows cropped (never padded) to the width."""
+    from rich.segment import Segment
+
+    console = _console(width)
+    # The options Console.print renders with (it sets these to None, not to their defaults).
+    options = console.options.update(justify=None, overflow=None, height=None, no_wrap=None,
+                                     markup=None, highlight=None)
+    rows = [list(Segment.filter_control(row))
+            for row in console.render_lines(_as_printed(console, renderable), options, pad=False)]
+    while rows and not "".join(segment.text for segment in rows[-1]).strip():
+        rows.pop()      # trailing blank rows (a final newline, an empty line): an image does not need them
+    return rows
+
+
+# -- TXT and HTML ------------------------------------------------------------------------------
+def _recorded(renderable, width: int):
+    console = _console(width, record=True)
+    console.print(renderable)
+    return console
+
+
+def text(renderable, *, width: int, title: str) -> str:
+    """Plain text, as a shell transcript: the command, then what it printed."""
+    return f"$ {visible(title)}\n{_recorded(renderable, width).export_text(clear=False)}"
+
+
+_HTML_PAGE = """\
+<!DOCTYPE html>
+<html>
+<head>
+<meta charset="UTF-8">
+<title>{title}</title>
+<style>
+{{stylesheet}}
+body {{{{
+    color: {{foreground}};
+    background-color: {{background}};
+}}}}
+</style>
+</head>
+<body>
+<pre style="font-family:{families}"><code style="font-family:inherit"><span style="opacity:0.6">$ {title}</span>
+{{code}}</code></pre>
+</body>
+</html>
+"""
+
+
+def page(renderable, *, width: int, title: str) -> str:
+    """A standalone HTML page in the same colours as the SVG and PNG."""
+    from rich.terminal_theme import SVG_EXPORT_THEME
+
+    escaped = html.escape(visible(title)).replace("{", "{{").replace("}", "}}")
+    template = _HTML_PAGE.format(title=escaped, families=FONT_FAMILIES.replace('"', "'"))
+    return _recorded(renderable, width).export_html(theme=SVG_EXPORT_THEME, clear=False, code_format=template)

@@ -1,0 +1,41 @@
+"""Text from the network, made safe to show: the one table of characters that must never act.
+
+Every view and every relay uses this table: a control character (ESC, BEL, C1 codes), a line or
+paragraph separator, a zero-width or bidi-controlling character arrives as its spelling
+(``\\x1b``, ``\\u202e``), never as an order to somebody's terminal.
+
+- ``visible(text)``: for text one person sends to another (chat, relay): tabs are kept.
+- ``spelled(char)``: the spelling of one such character, for views that style it apart.
+- ``CONTROL``: a regular expression matching every character in the table.
+"""
+from __future__ import annotations
+
+import re
+
+_CODES = [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029,
+          *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
+_NAMED = {0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}
+
+SPELLING: dict[int, str] = {code: _NAMED.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+                            for code in _CODES}
+CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _CODES) + "]")
+
+# Relayed text keeps its tabs (a person typed them); line ends never occur inside a relayed line,
+# but any other carriage return or newline is spelled as the \x escape a student can look up.
+_RELAYED = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CODES if code != 0x09}
+
+
+def spelled(char: str) -> str:
+    return SPELLING[ord(char)]
+
+
+def visible(text: str) -> str:
+    """One person's text made safe for another's terminal: every control character (ESC, BEL,
+    bidi overrides...) spelled out, so ``\\x1b[2J`` arrives as those characters, not as an order."""
+    return text.translate(_RELAYED)
+
+
+def address_text(address) -> str:
+    """``127.0.0.1:5050``, or ``[::1]:5050`` for IPv6."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"

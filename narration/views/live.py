@@ -1,0 +1,96 @@
+"""The live view: events printed as they are recorded (interactive runs, split roles).
+
+A ``LiveView`` is a trace listener (``narration.trace.Listener``): recording only queues the
+event, and the view prints from its own thread, so a busy server never waits for the terminal.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+
+from narration.events import Recorded
+from narration.views.log import Look, Narrator
+
+
+class LiveView:
+    """Prints events as they are recorded (interactive runs, split roles), from its own thread.
+
+    Recording only queues the event, so a busy server never waits for the terminal.  For a server
+    role (``may_skip``), when the queue backs up (a chat of 200 students sends tens of thousands of lines a second), the view
+    stops asking for send/recv events, which are then not even built, and prints once a second how
+    many it did not show; connections, notes and errors are still shown one by one.
+    """
+
+    BUSY = 200          # queued events that mean the terminal has fallen behind
+    SUMMARY_EVERY = 1.0  # seconds between "not shown" lines while busy
+
+    def __init__(self, console, actor_rank: dict[str, int], look: Look, *, may_skip: bool = True,
+                 limit: int = 5000) -> None:
+        import queue
+        import threading
+        self.console = console
+        self.narrator = Narrator(actor_rank, look)     # live is incremental: one narrator, kept
+        self.wants_data = True
+        self._not_shown: dict[str, list[int]] = {}
+        self.may_skip = may_skip    # False: show every event, however far behind (a client's own run)
+        self._queue: queue.Queue = queue.Queue(limit if may_skip else 0)
+        self._thread = threading.Thread(target=self._print, name="live view", daemon=True)
+        self._thread.start()
+
+    def __call__(self, record: Recorded) -> None:    # a Trace listener: called under the trace's lock
+        if record.hidden:
+            return
+        if self.may_skip and self._queue.qsize() > self.BUSY:
+            self.wants_data = False
+        try:
+            self._queue.put_nowait(record)
+        except Exception:   # queue.Full: count it like a data event the view did not want
+            self.tally(record.event.call, getattr(record.event, "size", 0))
+
+    def tally(self, call: str, size: int) -> None:
+        counts = self._not_shown.setdefault(call, [0, 0])
+        counts[0] += 1
+        counts[1] += size
+
+    def close(self, timeout: float | None = None) -> None:
+        """Print what is still queued (waiting at most ``timeout`` seconds, or until done), then stop."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except Exception:
+            return
+        self._thread.join(timeout)
+
+    def _print(self) -> None:
+        import queue
+        import signal
+        import time
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})   # Ctrl-C belongs to the main thread
+        next_summary = time.monotonic() + self.SUMMARY_EVERY
+        while True:
+            try:
+                event = self._queue.get(timeout=self.SUMMARY_EVERY)
+            except queue.Empty:
+                event = ...
+            if event is None:
+                if self._not_shown:
+                    self._summarise()
+                return
+            if event is not ...:
+                line = self.narrator.line(event.event, event.time)
+                if line is not None:
+                    self.console.print(line)
+            if not self.wants_data and time.monotonic() >= next_summary:
+                # Show every call again only once the rate has dropped to what a person can read.
+                missed = sum(number for number, _ in self._not_shown.values())
+                self._summarise()
+                self.wants_data = missed < self.BUSY
+                next_summary = time.monotonic() + self.SUMMARY_EVERY
+            elif self.wants_data:
+                next_summary = time.monotonic() + self.SUMMARY_EVERY
+
+    def _summarise(self) -> None:
+        counts, self._not_shown = self._not_shown, {}
+        if not counts:
+            return
+        words = ", ".join(f"{number} {call} ({size} B)" for call, (number, size) in sorted(counts.items()))
+        self.console.print(Text(f"    … busy: not shown: {words}", style="note"))

@@ -1,0 +1,37 @@
+"""The words a view shows for an event: one pure function, shared by the log and the ladder."""
+from __future__ import annotations
+
+from narration.events import Event
+from narration.text import address_text
+
+
+def detail(event: Event) -> str:
+    """What follows the call's name on its line: "to 127.0.0.1:5050; local port 41234", ..."""
+    call = event.call
+    if call == "socket":
+        return f"{event.family}, {event.kind}"
+    if call == "setsockopt":
+        return f"{event.option} = {event.value}"
+    if call == "bind":
+        asked, got = address_text(event.asked), address_text(event.local)
+        return asked if asked == got else f"{asked} -> got {got}"
+    if call == "listen":
+        return f"backlog {event.backlog}; waiting for connections on {address_text(event.local)}"
+    if call == "accept":
+        return f"from {address_text(event.peer)}"
+    if call == "connect":
+        return f"to {address_text(event.peer)}; local port {event.local[1]}"
+    if call == "shutdown":
+        return f"{event.how} {which(event)}"
+    if call == "close":
+        return which(event)
+    return getattr(event, "text", "")
+
+
+def which(event: Event) -> str:
+    """Which socket a shutdown or close was for."""
+    if event.listening:
+        return "the listening socket"
+    if event.peer is not None:
+        return f"the connection with {address_text(event.peer)}"
+    return ""
