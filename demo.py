@@ -157,7 +157,6 @@ def run_in_process(options, run, console) -> Exit:
 
 def play(mode, run, options, scene=None) -> None:
     """Start the mode's server, wait until it listens, then perform the mode's scene against it."""
-    from narration.keyboard import TypedLines
     from narration.scene import Scene, perform
 
     server = run.actor("server")
@@ -165,6 +164,8 @@ def play(mode, run, options, scene=None) -> None:
     address = reachable(run.ready.wait(READY_TIMEOUT))
     scene = scene or getattr(mode, "SCENE", None) or Scene(parts={"client": mode.SCRIPT})
     if options.interactive:
+        from narration.keyboard import TypedLines
+
         scene = getattr(mode, "LIVE_SCENE", None) or scene
         perform(run, scene, mode.client, address, TypedLines("you> ", stopping=run.stopping),
                 person=scene.first)

@@ -90,24 +90,28 @@ class Cue:
         self.free = False          # the turns are over: the rest of the lines go straight out
         self.ended = False         # Leaves: no more lines
         self.after: tuple = ()
+        self.turn = threading.Condition(run.trace.lock)   # woken by this part's turns only
 
     def release(self, after: tuple) -> None:
         with self.run.trace.changed:
             self.released += 1
             self.after = after
             self.run.trace.changed.notify_all()
+            self.turn.notify_all()
 
     def release_all(self, after: tuple) -> None:
         with self.run.trace.changed:
             self.free = True
             self.after = after
             self.run.trace.changed.notify_all()
+            self.turn.notify_all()
 
     def end(self, after: tuple) -> None:
         with self.run.trace.changed:
             self.ended = True
             self.after = after
             self.run.trace.changed.notify_all()
+            self.turn.notify_all()
 
     def __iter__(self):
         return self

@@ -33,7 +33,8 @@ class Trace:
         self.thread_rank: dict[str, tuple[int, int]] = {}
         self.started = time.perf_counter()
         self._seq = 0
-        self.changed = threading.Condition()   # reentrant; notified on every record
+        self.lock = threading.RLock()           # one lock for the trace and every account kept with it
+        self.changed = threading.Condition(self.lock)   # notified on every record
 
     def record(self, event: Event, *, after: tuple = ()) -> Recorded:
         with self.changed:
