@@ -20,7 +20,6 @@ Only runs that keep their trace (scripted, interactive) keep this account; a ser
 from __future__ import annotations
 
 import contextlib
-import queue
 import signal
 import socket
 import threading
@@ -47,6 +46,8 @@ class Run:
         # The account of quiet (under trace.changed): threads of this run that are alive, what
         # each one waiting is waiting for, and the sockets by (local, peer) and listening port.
         self._alive: set[threading.Thread] = set()
+        # Quiet can only begin when a thread starts waiting or ends: only those wake its waiter.
+        self._settling = threading.Condition(self.trace.lock)
         self._waiting: dict[threading.Thread, Callable[[], bool]] = {}
         self.flows: dict[tuple, object] = {}
         self.connects_to: dict[int, int] = {}
@@ -107,12 +108,18 @@ class Run:
             with self.trace.changed:
                 self.trace.record(Milestone(actor.name, Step.THREAD_ENDS))
                 self._alive.discard(threading.current_thread())
+                self._settling.notify_all()
 
     def join(self, thread: threading.Thread, actor: Actor, timeout: float | None = 5.0) -> None:
         with self.waiting(lambda: thread not in self._alive):
             thread.join(timeout)
         last = max((r.seq for r in self.trace.events if r.thread == thread.name), default=None)
         self.trace.record(Milestone(actor.name, Step.JOINED), after=() if last is None else (last,))
+
+    def running(self, thread: threading.Thread) -> bool:
+        """Whether the run's ``thread`` has not finished its work (exact once the run is quiet)."""
+        with self.trace.changed:
+            return thread in self._alive
 
     def live_threads(self) -> list[threading.Thread]:
         with self._lock:
@@ -128,7 +135,7 @@ class Run:
         me = threading.current_thread()
         with self.trace.changed:
             self._waiting[me] = wakes
-            self.trace.changed.notify_all()
+            self._settling.notify_all()
         try:
             yield
         finally:
@@ -137,7 +144,6 @@ class Run:
     def stop_waiting(self) -> None:
         with self.trace.changed:
             self._waiting.pop(threading.current_thread(), None)
-            self.trace.changed.notify_all()
 
     def quiet(self) -> bool:
         """True when nothing more can happen without a new turn (see the module docstring)."""
@@ -151,14 +157,14 @@ class Run:
     def wait_until_quiet(self, timeout: float) -> Milestone:
         """Block until the run is quiet; the milestone recorded then comes after everything so far."""
         deadline = time.monotonic() + timeout
-        with self.trace.changed:
+        with self._settling:
             while not self.quiet():
                 if self.stopping.is_set():
                     raise Stopped
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("the scripted run did not settle: a thread is still busy")
-                self.trace.changed.wait(min(remaining, 0.25))
+                self._settling.wait(min(remaining, 0.1))   # short steps: Ctrl-C lands on every OS
             return self.trace.record(Milestone("scene", Step.SETTLED), after=self.trace.last_of_each_thread())
 
     # -- sockets -----------------------------------------------------------------------------
@@ -191,6 +197,7 @@ class Run:
         self.stopping.set()
         with self.trace.changed:
             self.trace.changed.notify_all()
+            self._settling.notify_all()
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
@@ -288,6 +295,8 @@ class Mailbox:
     """A queue between threads of one run that remembers who put each item (a causal edge)."""
 
     def __init__(self, run: Run) -> None:
+        import queue
+
         self._run = run
         self._items: queue.Queue = queue.Queue()
         self._posted = 0

@@ -180,10 +180,11 @@ def perform(run, scene: Scene, client: Callable, address, lines=None, *, person:
             cues[turn.part].end(after)
         if scene.pace:
             person_left.wait(scene.pace)     # pacing: a person reads along (sooner once they left)
+    after = quiet(run, PATIENCE if waited_on == person else settle)
     for name in sources:                     # lines the turns did not reach, part by part
-        after = (quiet(run, PATIENCE if waited_on == person else settle).seq,)
-        waited_on = name
-        cues[name].release_all(after)
+        if name in threads and run.running(threads[name]):
+            cues[name].release_all((after.seq,))
+            after = quiet(run, PATIENCE if name == person else settle)
     for name, thread in threads.items():
         wait_for_end(thread, PATIENCE if name == person else settle * 6)
         run.join(thread, actors[name], timeout=0)

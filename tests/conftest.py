@@ -152,8 +152,10 @@ class DemoProcess:
     """`python demo.py ARGS` running in the background, read as it prints."""
 
     def __init__(self, *args: str, stdin=subprocess.PIPE) -> None:
+        # Wide, so that no line a test looks for is wrapped in two.
         self.process = subprocess.Popen([sys.executable, "-u", str(ROOT / "demo.py"), *args], cwd=ROOT,
-                                        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env={**os.environ, "COLUMNS": "200"})
         self.seen = b""
 
     def wait_for_count(self, pattern: str, count: int = 1, timeout: float = 10) -> str:
@@ -179,10 +181,10 @@ class DemoProcess:
         return self.wait_for_count(re.escape(text), 1, timeout)
 
     def listening_port(self) -> int:
-        """The port a server role reports in its 'serving MODE on HOST:PORT' line."""
+        """The port a server role listens on, read from its listen() line (a socket event)."""
         import re
-        text = self.wait_for("; Ctrl-C stops it")
-        return int(re.search(r"serving \S+ on [^ ]+:(\d+); Ctrl-C", text).group(1))
+        listening = r"listen +backlog \d+; waiting for connections on \S+:(\d+)"
+        return int(re.search(listening, self.wait_for_count(listening)).group(1))
 
     def interrupt(self, timeout: float = 5) -> tuple[int, float, str]:
         """Ctrl-C: returns (exit code, seconds it took to exit, stderr)."""
