@@ -57,7 +57,7 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
     clients = Clients(me, Chat(), max_clients, outbox_limit, pause)
     clients.selector.register(listener, EVENT_READ)
     try:
-        while True:                           # until the run stops: shutdown() wakes select()
+        while True:                           # until the run stops (select() then raises Stopped)
             events = clients.selector.select(timeout=clients.wait_at_most())   # until a socket is ready
             for key, mask in events:
                 if key.fileobj is listener:       # readable listener: someone is connecting

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from socket import SHUT_RDWR, SO_REUSEADDR, SOL_SOCKET
+from socket import SO_REUSEADDR, SOL_SOCKET
 
 from narration.errors import PeerClosed
 from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
@@ -71,7 +71,7 @@ def server(me, address, ready) -> None:
     me.note(f"framing: {RULE}")
     me.say(f"{SERVER_NAME} is ready; its number is {SERVER_NUMBER}")
     while True:
-        conn, client_address = listener.accept()     # returns when listener is shut down, too
+        conn, _ = listener.accept()                  # ends once the listener is closed
         me.start(serve_one_number, me, conn, listener)
 
 
@@ -94,8 +94,7 @@ def serve_one_number(me, conn, listener) -> None:
                f" = {SERVER_NUMBER + number}")
         if not result.keep_serving:
             me.say(f"{number} is outside {LOWEST}..{HIGHEST}: {SERVER_NAME} is closing")
-            listener.shutdown(SHUT_RDWR)           # wakes the accept() in the main loop
-            listener.close()
+            listener.close()                       # no more connections: the accept() loop ends
         conn.sendall(reply_line(result.reply))
 
 

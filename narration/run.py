@@ -184,8 +184,7 @@ class Run:
         """End of a scripted run: stop listening, let every thread end by itself, then tidy up."""
         self.stopping.set()
         for sock in self.listening_sockets():
-            sock.actor.note("the demo is over: shutdown() wakes the accept() that is still waiting")
-            sock.shutdown(socket.SHUT_RDWR)
+            sock.actor.note("the demo is over: the server stops listening")
             sock.close()
         deadline = time.monotonic() + timeout
         for thread in self.live_threads():

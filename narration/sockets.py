@@ -13,9 +13,12 @@ when bytes or a FIN are on their way from a narrated peer, an ``accept`` when a 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import select
 import selectors
 import socket
+import threading
 from collections.abc import Callable
 
 from narration.errors import Stopped, describe_network_error
@@ -35,13 +38,74 @@ from narration.events import (
 from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
+STEP = 0.2                 # seconds: how often a blocking accept() or select() looks whether to stop
+TOO_MANY = b"error: the server has too many connections right now; try again in a minute\n"
+OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, "WSAEMFILE", errno.EMFILE), errno.ENOBUFS}
 _OPTIONS = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
             (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
 
-def _nothing():
-    return contextlib.nullcontext()
+def readable(sock, timeout: float) -> bool:
+    """Whether ``sock`` has something to read (or a connection to accept) within ``timeout``.
+
+    poll() where the OS has it: select() cannot watch a descriptor numbered 1024 or more.
+    Windows has no poll(), and its select() takes sockets, whatever their number.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    return bool(select.select([sock], [], [], timeout)[0])
+
+
+class _Spare:
+    """One file descriptor held in reserve, so that a server out of them can still accept a
+    connection to tell it so (the classic trick: close the spare, accept, reply, close, reopen)."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def keep(self) -> None:
+        with self._lock:
+            if self._fd is None:
+                with contextlib.suppress(OSError):
+                    self._fd = os.open(os.devnull, os.O_RDONLY)
+
+    def release(self) -> bool:
+        with self._lock:
+            if self._fd is None:
+                return False
+            os.close(self._fd)
+            self._fd = None
+            return True
+
+
+SPARE = _Spare()
+_raised = False
+
+
+def raise_open_file_limit() -> None:
+    """Let this process open as many files (sockets) as the OS allows it: the soft limit up to the
+    hard one (often 1024 and far more).  Windows has no such limit to raise."""
+    global _raised
+    if _raised:
+        return
+    _raised = True
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for wanted in (hard, 1 << 20, 10240):      # macOS refuses "unlimited": OPEN_MAX is 10240
+        if wanted == resource.RLIM_INFINITY or (soft != resource.RLIM_INFINITY and wanted <= soft):
+            continue
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            return
+        except (ValueError, OSError):
+            continue
 
 
 class NarratedSocket:
@@ -59,6 +123,7 @@ class NarratedSocket:
         self.at_end = False    # recv returned b''
         self.closed = False
         self.shut = False      # shutdown() was called: a blocked accept() is being woken
+        self.refusing = False  # a listening socket out of file descriptors
         self.run.register(self)
 
     # -- set-up ------------------------------------------------------------------------------
@@ -78,27 +143,85 @@ class NarratedSocket:
         self._record(Bind(self.actor.name, tuple(address[:2]), self.local))
 
     def listen(self, backlog: int = 16) -> None:
+        raise_open_file_limit()
+        SPARE.keep()
         self.real.listen(backlog)
         self.listening = True
         self._record(Listen(self.actor.name, backlog, self.local))
 
     def accept(self) -> tuple[NarratedSocket, tuple]:
-        port = self.local[1] if self.local else None
-        blocking = self.real.gettimeout() != 0.0
-        try:
-            with self.run.waiting(lambda: self.shut or self.run.connects_to.get(port, 0) > self.accepted) \
-                    if blocking else _nothing():
-                real, address = self.real.accept()
-        except OSError:
-            if self.run.stopping.is_set() or self.shut or self.closed:
-                raise Stopped from None   # shutdown() woke us: the server is stopping
-            raise
+        """The textbook accept(); a blocking one waits in short steps, so that closing the listening
+        socket, or the run stopping, ends it on every OS (shutdown() on a listening socket wakes a
+        blocked accept() on Linux only)."""
+        if self.real.gettimeout() == 0.0:
+            try:
+                real, address = self._accept_now()     # non-blocking: BlockingIOError when nobody waits
+            except BlockingIOError:
+                raise
+            except OSError:
+                if self.run.stopping.is_set() or self.shut or self.closed:
+                    raise Stopped from None
+                raise
+        else:
+            port = self.local[1] if self.local else None
+            with self.run.waiting(lambda: self.shut or self.closed
+                                  or self.run.connects_to.get(port, 0) > self.accepted):
+                while True:
+                    if self.run.stopping.is_set() or self.shut or self.closed:
+                        raise Stopped              # the server is stopping
+                    if not readable(self.real, STEP):
+                        continue
+                    try:
+                        real, address = self._accept_now()
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        if self.run.stopping.is_set() or self.shut or self.closed:
+                            raise Stopped from None
+                        raise
+                    break
         conn = NarratedSocket(self.actor, real, local=real.getsockname()[:2], peer=address[:2])
         with self.run.trace.changed:
             self.accepted += 1
             self._remember(conn)
             self._record(Accept(self.actor.name, conn.local, conn.peer))
         return conn, address[:2]
+
+    def _accept_now(self):
+        """accept(); when the process is out of file descriptors, the newest connection is told so
+        and closed (with the one descriptor kept spare for this), and the call waits for the next."""
+        while True:
+            try:
+                real, address = self.real.accept()
+            except OSError as error:
+                if error.errno not in OUT_OF_DESCRIPTORS:
+                    raise
+                self._refuse_newest()
+                if self.real.gettimeout() == 0.0:
+                    raise BlockingIOError from None   # a selector loop carries on with its others
+                continue
+            if self.refusing:
+                self.refusing = False
+                self.actor.note("file descriptors free again: accepting connections as usual")
+            return real, address
+
+    def _refuse_newest(self) -> None:
+        if not self.refusing:               # said once per shortage, not once per connection
+            self.refusing = True
+            self.actor.note("out of file descriptors: each new connection is told to try later, and closed")
+        if not SPARE.release():
+            self.run.stopping.wait(STEP)     # none to spare: wait a step rather than spin
+            return
+        try:
+            real, _ = self.real.accept()
+        except OSError:
+            pass
+        else:
+            with contextlib.suppress(OSError):
+                real.send(TOO_MANY)
+            real.close()
+        finally:
+            SPARE.keep()
 
     def connect(self, address) -> None:
         self.real.settimeout(self.run.connect_timeout)
@@ -151,10 +274,9 @@ class NarratedSocket:
     def quiet(self, timeout: float = 0.05) -> bool:
         """True when no more bytes arrive within ``timeout``: the peer paused (or closed)."""
         try:
-            readable, _, _ = select.select([self.real], [], [], timeout)
+            return not readable(self.real, timeout)
         except (OSError, ValueError):
             return True
-        return not readable
 
     def _will_wake(self) -> bool:
         """Seen from this process: are bytes or a FIN on their way to this socket?"""
@@ -183,6 +305,11 @@ class NarratedSocket:
             self.closed = True
             self.done_sending = True
             self._record(Close(self.actor.name, self.local, self.peer, self.listening))
+        if self.listening:
+            # On Linux this wakes an accept() or poll() waiting on this socket at once; elsewhere
+            # it fails, and their short steps see the close instead.
+            with contextlib.suppress(OSError):
+                self.real.shutdown(socket.SHUT_RDWR)
         self.real.close()
         self.run.forget(self)
 
@@ -272,10 +399,17 @@ class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "Poll
         self._run = run
 
     def select(self, timeout: float | None = None):
+        """Like selectors' select(); with no timeout it waits in short steps, so that the run
+        stopping ends it on every OS (Windows' select() does not wake for a socket closed meanwhile)."""
         if timeout is not None:           # a timed wait ends by itself: never quiet meanwhile
             return super().select(timeout)
         with self._run.waiting(self._will_wake):
-            return super().select(timeout)
+            while True:
+                if self._run.stopping.is_set():
+                    raise Stopped
+                events = super().select(STEP)
+                if events:
+                    return events
 
     def _will_wake(self) -> bool:
         for key in self.get_map().values():
