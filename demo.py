@@ -15,13 +15,22 @@ else (narrated sockets, scenes, views, screenshots, lessons) in the kit, ``narra
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
+import signal
 import sys
-from enum import IntEnum
 
-import modes
-from narration import lessons
+
+def _interrupted_early(signum, frame):
+    """Ctrl-C while this file is still being set up: exit as at any other moment (130, no traceback)."""
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _interrupted_early)   # until main() takes Ctrl-C over
+
+import argparse  # noqa: E402 - after the handler above, so that Ctrl-C during these is quiet too
+import contextlib  # noqa: E402
+from enum import IntEnum  # noqa: E402
 
 READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
 ROLE_PORT = 5050        # split roles need a port both sides know; 0 still means "any free port"
@@ -49,6 +58,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:   # what each lesson shows, read only when help is asked for
+        from narration import lessons
+
         lines = [f"  {name:<12} {lessons.load(name).SUMMARY}" for name in lessons.names()]
         return super().format_help() + "\nlessons (--lesson NAME):\n" + "\n".join(lines) + "\n"
 
@@ -60,6 +71,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    import modes
+    from narration import lessons
+
     mode_names, lesson_names = modes.names(), lessons.names()
     parser = _Parser(prog="demo.py", description="Watch a real TCP server and client talk.")
     parser.add_argument("--mode", choices=mode_names, metavar="NAME",
@@ -122,8 +136,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
             raise UsageError("--max-clients is for --mode chat (the other modes serve one or two at a time)")
         if options.max_clients < 1:
             raise UsageError(f"--max-clients {options.max_clients}: at least 1")
-    if not options.timeout > 0:
-        raise UsageError(f"--timeout {options.timeout}: give a positive number of seconds")
+    if not 0 < options.timeout <= 24 * 60 * 60:       # also refuses inf and nan
+        raise UsageError(f"--timeout {options.timeout}: give a number of seconds from 0 to 86400")
     if options.width is not None and not 40 <= options.width <= 400:
         raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
     if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png")):
@@ -136,6 +150,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 # -- the three roles -------------------------------------------------------------------------------
 def run_in_process(options, run, console) -> Exit:
     """Both ends here: the server in a thread, the scene's clients once it says it is listening."""
+    import modes
+    from narration import lessons
     from narration.order import canonical, shown
 
     live = options.interactive
@@ -175,6 +191,7 @@ def play(mode, run, options, scene=None) -> None:
 
 def run_server_role(options, run, console) -> Exit:
     """Only the server, in the foreground, until the mode's rules end it or Ctrl-C."""
+    import modes
     from narration.scene import PATIENCE, wait_for_end
 
     mode = modes.load(options.mode)
@@ -194,6 +211,7 @@ def run_server_role(options, run, console) -> Exit:
 
 def run_client_role(options, run, console) -> Exit:
     """Only the client, against a server elsewhere: typed lines by default, or --send."""
+    import modes
     from narration.keyboard import TypedLines
     from narration.scene import Scene, perform
 
@@ -352,11 +370,23 @@ def classify(error: BaseException, options=None) -> tuple[Exit, str]:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        if signal.getsignal(signal.SIGINT) is _interrupted_early:
+            signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C is KeyboardInterrupt again
+        return launch(argv)
+    except KeyboardInterrupt:       # during start-up, before a run exists to stop
+        print("interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+
+
+def launch(argv: list[str] | None) -> int:
+    utf8_output()
+    try:
         options = parse_arguments(argv)
     except UsageError as problem:
         print(f"demo.py: error: {problem}", file=sys.stderr)
         return Exit.USAGE
     if options.list:
+        import modes
         for name in modes.names():
             print(f"{name:<12} {modes.load(name).SUMMARY}")
         return Exit.OK
@@ -384,6 +414,16 @@ def main(argv: list[str] | None = None) -> int:
         code, message = classify(error, options)
         errors.print(f"demo.py: {message}", style="error", markup=False, soft_wrap=True)
         return code
+
+
+def utf8_output() -> None:
+    """Write UTF-8 whatever the console or redirect would have chosen (cp1252 on a Windows
+    redirect cannot even spell an arrow), and never crash on a character: it becomes '?'."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(encoding="utf-8", errors="replace")
+        except (AttributeError, ValueError, OSError):
+            pass    # not a text stream we may reconfigure (a test's capture, an IDE's console)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,25 @@ def test_every_lesson_is_a_file_with_a_summary_and_a_play():
         lesson = lessons.load(name)
         assert lesson.SUMMARY and callable(lesson.play)
         assert lesson.__doc__.strip()
+
+
+@pytest.mark.parametrize("after_import", ["argparse", "modes", "rich.console", "narration.run"])
+def test_ctrl_c_during_start_up_exits_130_without_traceback(after_import):
+    """SIGINT the moment a given import has finished (-X importtime reports each as it ends)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    process = subprocess.Popen([sys.executable, "-X", "importtime", str(ROOT / "demo.py"), "--mode", "echo"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.rstrip().endswith(b"| " + after_import.encode()) or line.rstrip().endswith(b" " + after_import.encode()):
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=10) == demo.Exit.INTERRUPTED
+    assert b"Traceback" not in rest and b"interrupted" in rest

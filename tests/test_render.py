@@ -72,3 +72,36 @@ def test_control_characters_are_spelled_from_one_table():
         assert safe_text(chr(code)).plain == spelling
         if code != 0x09:                      # relayed text keeps its tabs
             assert visible(chr(code)) != chr(code)
+
+
+def test_a_live_view_that_shows_everything_keeps_a_bounded_queue():
+    """A client's live view shows every event, so a fast server makes the recorder wait for the
+    terminal rather than queue without end."""
+    import os
+    import threading
+
+    from narration.events import Recorded, Say
+    from narration.views.live import LiveView
+
+    read_end, write_end = os.pipe()
+    terminal = os.fdopen(write_end, "w", encoding="utf-8")
+    console = Console(file=terminal, width=80, theme=THEME, force_terminal=False)
+    view = LiveView(console, {"client": 0}, Look(times=False), may_skip=False, limit=50)
+    done = threading.Event()
+
+    def record_many():
+        for number in range(5000):
+            view(Recorded(number, Say("client", f"line {number} " + "x" * 60), "main"))
+        done.set()
+
+    threading.Thread(target=record_many, daemon=True).start()
+    assert not done.wait(0.5)                      # nobody reads the terminal: the recorder waits ...
+    assert view._queue.qsize() <= 50               # ... with at most `limit` events queued
+    reader = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_end, 65536), b"")],
+                              daemon=True)
+    reader.start()
+    assert done.wait(20)                           # the terminal reads again: every event is shown
+    view.close(timeout=20)
+    terminal.close()
+    reader.join(5)
+    os.close(read_end)

@@ -32,7 +32,9 @@ class LiveView:
         self.wants_data = True
         self._not_shown: dict[str, list[int]] = {}
         self.may_skip = may_skip    # False: show every event, however far behind (a client's own run)
-        self._queue: queue.Queue = queue.Queue(limit if may_skip else 0)
+        # Bounded either way: a view that may skip counts what does not fit; one that may not (a
+        # client's own run) makes the recording thread wait for the terminal instead.
+        self._queue: queue.Queue = queue.Queue(limit)
         self._thread = threading.Thread(target=self._print, name="live view", daemon=True)
         self._thread.start()
 
@@ -41,6 +43,9 @@ class LiveView:
             return
         if self.may_skip and self._queue.qsize() > self.BUSY:
             self.wants_data = False
+        if not self.may_skip:
+            self._queue.put(record)
+            return
         try:
             self._queue.put_nowait(record)
         except Exception:   # queue.Full: count it like a data event the view did not want
