@@ -32,6 +32,7 @@ import argparse  # noqa: E402 - after the handler above, so that Ctrl-C during t
 import contextlib  # noqa: E402
 from enum import IntEnum  # noqa: E402
 
+VERSION = "0.2.0"
 READY_TIMEOUT = 5.0     # seconds a client waits for the server's "listening" signal
 ROLE_PORT = 5050        # split roles need a port both sides know; 0 still means "any free port"
 
@@ -49,7 +50,31 @@ class Exit(IntEnum):
     SERVER_GONE = 7     # the server closed or vanished mid-session
     RESET = 8           # the peer reset the connection
     SCREENSHOT = 9      # the screenshot could not be written (no usable font, bad path)
+    NOT_ALLOWED = 10    # the OS refused: a port below 1024 without admin rights, or a firewall
     INTERRUPTED = 130   # Ctrl-C (128 + SIGINT, as shells report it)
+
+
+EXAMPLES = """\
+examples:
+  python demo.py --mode echo                        both ends here, scripted
+  python demo.py --mode chat --interactive          you type beside two scripted students
+  python demo.py --mode echo --role server --host 0.0.0.0     a teacher's server for the class
+  python demo.py --mode echo --role client --host 192.168.1.20 --port 5050   a student's client
+  python demo.py --lesson stream                    a classic mistake, then its fix
+  python demo.py --mode ordering --view ladder --screenshot ordering.svg
+"""
+
+
+def exit_codes() -> str:
+    """The exit codes, as --help lists them (from Exit and its comments, so they never drift)."""
+    import inspect
+
+    notes = {}
+    for line in inspect.getsource(Exit).splitlines():
+        name, _, comment = line.strip().partition("#")
+        if "=" in name:
+            notes[name.split("=")[0].strip()] = comment.strip()
+    return "exit codes:\n" + "\n".join(f"  {code.value:<4} {notes.get(code.name, '')}" for code in Exit) + "\n"
 
 
 class UsageError(Exception):
@@ -57,11 +82,12 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def format_help(self) -> str:   # what each lesson shows, read only when help is asked for
+    def format_help(self) -> str:   # lessons, examples and exit codes: read only when help is asked for
         from narration import lessons
 
         lines = [f"  {name:<12} {lessons.load(name).SUMMARY}" for name in lessons.names()]
-        return super().format_help() + "\nlessons (--lesson NAME):\n" + "\n".join(lines) + "\n"
+        return (super().format_help() + "\nlessons (--lesson NAME):\n" + "\n".join(lines) + "\n\n"
+                + EXAMPLES + "\n" + exit_codes())
 
     def error(self, message: str):  # one line, naming the valid choices, instead of argparse's two
         if "unrecognized arguments" in message:
@@ -76,6 +102,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
     mode_names, lesson_names = modes.names(), lessons.names()
     parser = _Parser(prog="demo.py", description="Watch a real TCP server and client talk.")
+    parser.add_argument("--version", action="version", version=f"demo.py {VERSION}")
     parser.add_argument("--mode", choices=mode_names, metavar="NAME",
                         help=f"which demo to run: {', '.join(mode_names)}")
     parser.add_argument("--list", action="store_true", help="list the modes and exit")
@@ -93,7 +120,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-clients", type=int, metavar="N",
                         help="chat: how many may join at once; the next is refused politely (default 250)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="how long a client waits for its connection to be accepted (default 10)")
+                        help="how long a client's connect() may take (default 10): the server's "
+                             "kernel completes it, before any accept()")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="also write the run to PATH: .svg, .html, .txt or .png")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
@@ -113,6 +141,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if not options.list and options.mode is None and options.lesson is None:
         raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), a --lesson, or --list")
+    refuse_idle_flags(options)
     if options.send and options.interactive:
         raise UsageError("--send and --interactive both give the client's lines; choose one")
     if options.role == "server" and (options.send or options.interactive):
@@ -145,6 +174,31 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options
+
+
+def refuse_idle_flags(options) -> None:
+    """A flag that would do nothing in this combination is a usage error, never silence."""
+    given = (lambda flag: getattr(options, flag) not in (None, False))
+    if (options.width is not None or options.font) and not options.screenshot:
+        raise UsageError("--width and --font shape a screenshot: add --screenshot PATH")
+    if options.font and not options.screenshot.lower().endswith(".png"):
+        raise UsageError("--font is for .png screenshots (an SVG names its fonts; its viewer draws them)")
+    if options.role != "both":
+        for flag in ("screenshot", "step", "pace"):
+            if given(flag):
+                raise UsageError(f"--{flag} shows a whole run made in this process: drop --role {options.role}")
+        if options.view != "log":
+            raise UsageError(f"--view {options.view} draws a finished run: a --role shows its calls as they happen")
+    if options.interactive and (options.step or options.pace):
+        raise UsageError("--step and --pace replay a finished run: not with --interactive, which shows it live")
+    if options.interactive and options.view != "log":
+        raise UsageError(f"--view {options.view} draws a finished run: --interactive shows it live")
+    if options.step and options.pace:
+        raise UsageError("--step (on Enter) and --pace (every few seconds) both pace the replay; choose one")
+    if options.role == "client" and options.max_clients is not None:
+        raise UsageError("--max-clients limits a server: drop it with --role client")
+    if options.lesson and (options.host != "127.0.0.1" or options.port):
+        raise UsageError("a lesson runs on this machine's loopback on ports of its own: drop --host/--port")
 
 
 # -- the three roles -------------------------------------------------------------------------------
@@ -202,7 +256,7 @@ def run_server_role(options, run, console) -> Exit:
         host, port = run.ready.wait(READY_TIMEOUT)
         for line in connect_hints(options, host, port):
             me.note(line)
-        wait_for_end(server, PATIENCE)   # in short steps: Ctrl-C lands on every OS
+        wait_for_end(run, server, PATIENCE)   # in short steps: Ctrl-C lands on every OS
         run.finish(timeout=1.0)          # the mode's rules ended it: let replies in flight go out first
     if run.failures:
         raise run.failures[0]
@@ -216,7 +270,6 @@ def run_client_role(options, run, console) -> Exit:
     from narration.scene import Scene, perform
 
     mode = modes.load(options.mode)
-    run.connect_timeout = options.timeout
     lines = options.send or TypedLines("you> ", stopping=run.stopping)
     with shown_live(run, console, options):
         perform(run, Scene(parts={"client": ()}), mode.client, (options.host, options.port), lines,
@@ -242,27 +295,43 @@ def reachable(address) -> tuple:
 
 def connect_hints(options, host: str, port: int) -> list[str]:
     """How students reach this server: netcat, or this program's client role."""
-    hosts = [host]
-    if host in ("0.0.0.0", ""):
-        hosts = machine_addresses() or ["<this machine's address>"]
+    everywhere = host in ("0.0.0.0", "")
+    hosts = (machine_addresses() or ["THIS-MACHINE"]) if everywhere else [host]
     hints = [f"serving {options.mode} on {host}:{port}; Ctrl-C stops it"]
     for address in hosts:
         hints.append(f"connect: nc {address} {port}")
         hints.append(f"or: python demo.py --mode {options.mode} --role client --host {address} --port {port}")
-    if host in ("0.0.0.0", ""):
-        hints.append("no address works? find it with `ip addr` (Linux) or `ipconfig` (Windows)")
+    if everywhere:
+        hints.append(f"no address works? this machine's addresses: {ADDRESS_COMMAND.get(sys.platform, 'ip addr')}")
+        hints.append(f"students cannot connect? {FIREWALL.get(sys.platform, FIREWALL['linux'])}")
     return hints
 
 
+# What to run, or check, on each OS (sys.platform): named, so that the one difference is in one place.
+ADDRESS_COMMAND = {"linux": "ip addr", "darwin": "ifconfig (or System Settings > Network)",
+                   "win32": "ipconfig"}
+FIREWALL = {"linux": "a firewall may block the port (ufw: sudo ufw allow PORT/tcp)",
+            "darwin": "macOS may ask to allow incoming connections for Python: allow them",
+            "win32": "Windows Defender Firewall asks to allow Python on first listen: allow private networks"}
+
+
 def machine_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than loopback, as far as its own name resolves."""
+    """This machine's IPv4 addresses other than loopback: those its name resolves to, and the one
+    it would use to reach the outside (a UDP connect() sends no packet; it only picks a route)."""
     import socket
 
+    found: set[str] = set()
     try:
-        found = socket.gethostbyname_ex(socket.gethostname())[2]
+        found.update(socket.gethostbyname_ex(socket.gethostname())[2])
     except OSError:
-        return []
-    return sorted({address for address in found if not address.startswith("127.")})
+        pass
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))         # TEST-NET-1: never routed anywhere real
+            found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    return sorted(address for address in found if not address.startswith(("127.", "0.")))
 
 
 # -- showing the run ----------------------------------------------------------------------------------
@@ -343,6 +412,9 @@ def classify(error: BaseException, options=None) -> tuple[Exit, str]:
         return Exit.SERVER_GONE, f"{reason}: the server went away mid-session"
     where = f"{options.host}:{options.port}" if options is not None else "there"
     if isinstance(error, ConnectionRefusedError):
+        if options is not None and options.role == "both":
+            return Exit.REFUSED, ("connection refused: this run's server is no longer listening "
+                                  "(its own rules closed it); the run is over")
         start = (f"python demo.py --mode {options.mode} --role server --port {options.port}"
                  if options is not None else "python demo.py --role server")
         return Exit.REFUSED, f"connection refused: nothing is listening at {where}; start the server with: {start}"
@@ -362,7 +434,14 @@ def classify(error: BaseException, options=None) -> tuple[Exit, str]:
         return Exit.PORT_IN_USE, (f"port {options.port if options else ''} is already in use (another server is "
                                   "listening there): choose another --port, or --port 0 for any free port")
     if getattr(error, "errno", None) == errno.EADDRNOTAVAIL:
+        if options is not None and options.role == "client":
+            return Exit.UNREACHABLE, f"cannot reach {where} from this machine; check the address"
         return Exit.UNREACHABLE, f"{where} is not an address of this machine; bind 127.0.0.1 or 0.0.0.0"
+    if isinstance(error, PermissionError) or getattr(error, "errno", None) in (errno.EACCES, errno.EPERM):
+        if options is not None and options.role != "client" and 0 < options.port < 1024:
+            return Exit.NOT_ALLOWED, (f"port {options.port} is reserved for administrators (every port below "
+                                      "1024 is); choose one above 1023, e.g. --port 5050")
+        return Exit.NOT_ALLOWED, f"{reason}: the system refused (a firewall, or a reserved address)"
     if isinstance(error, (BrokenPipeError, ConnectionError)):
         return Exit.SERVER_GONE, f"{reason}: the server went away"
     return Exit.FAILED, f"{type(error).__name__}: {error}"
@@ -380,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def launch(argv: list[str] | None) -> int:
     utf8_output()
+    if not (sys.argv[1:] if argv is None else argv):     # a bare `python demo.py`: how to start
+        print("usage: python demo.py --mode NAME [options]   (or --lesson NAME, --list, --help)\n")
+        print(EXAMPLES, end="")
+        return Exit.USAGE
     try:
         options = parse_arguments(argv)
     except UsageError as problem:
@@ -402,11 +485,13 @@ def launch(argv: list[str] | None) -> int:
         errors.print(f"note: a lesson needs no mode; --mode {options.mode} changes nothing here",
                      style="note", markup=False)
     run = Run(keep=options.role == "both")
+    run.connect_timeout = options.timeout
     roles = {"both": run_in_process, "server": run_server_role, "client": run_client_role}
     try:
         return roles[options.role](options, run, console)
     except KeyboardInterrupt:
-        run.stop()
+        # A server gets a moment to say goodbye to its clients (chat does); then every socket is cut.
+        run.stop(grace=0.3 if options.role == "server" else 0.0)
         errors.print("interrupted", style="error")
         return Exit.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - mapped to one readable line and an exit code

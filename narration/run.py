@@ -40,6 +40,10 @@ class Run:
         self.failures: list[BaseException] = []
         self.accounting = keep                      # keep the account of quiet (scripted runs)
         self._threads: list[threading.Thread] = []
+        # Set as each thread of the run ends.  Waiting on these, not on Thread.join(), keeps Ctrl-C
+        # harmless: a join() that KeyboardInterrupt cuts short marks a running thread as stopped
+        # (CPython 3.11, bpo-45274's fix), and it would then never be waited for again.
+        self._finished: dict[threading.Thread, threading.Event] = {}
         self._sockets: set = set()
         self._lock = threading.Lock()
         self._started_by: dict[str, int] = {}
@@ -66,7 +70,8 @@ class Run:
         with self._lock:
             count = self._started_by.get(actor.name, 0) + 1
             self._started_by[actor.name] = count
-            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            self._threads = [thread for thread in self._threads if not self._finished[thread].is_set()]
+            self._finished = {thread: self._finished[thread] for thread in self._threads}
         name = f"{actor.name}#{count}"
         if self.accounting:
             self.trace.thread_rank[name] = (self.trace.actor_rank[actor.name], count)
@@ -78,6 +83,7 @@ class Run:
                 self._alive.add(thread)
         with self._lock:
             self._threads.append(thread)
+            self._finished[thread] = threading.Event()
         thread.start()
         return thread
 
@@ -109,10 +115,14 @@ class Run:
                 self.trace.record(Milestone(actor.name, Step.THREAD_ENDS))
                 self._alive.discard(threading.current_thread())
                 self._settling.notify_all()
+            with self._lock:
+                finished = self._finished.get(threading.current_thread())
+            if finished is not None:
+                finished.set()
 
     def join(self, thread: threading.Thread, actor: Actor, timeout: float | None = 5.0) -> None:
         with self.waiting(lambda: thread not in self._alive):
-            thread.join(timeout)
+            self.wait_for_thread(thread, timeout)
         last = max((r.seq for r in self.trace.events if r.thread == thread.name), default=None)
         self.trace.record(Milestone(actor.name, Step.JOINED), after=() if last is None else (last,))
 
@@ -121,9 +131,26 @@ class Run:
         with self.trace.changed:
             return thread in self._alive
 
+    def wait_for_thread(self, thread: threading.Thread, timeout: float | None) -> bool:
+        """Wait until the run's ``thread`` has ended, in short steps (Ctrl-C lands at once on every
+        OS); True if it has."""
+        with self._lock:
+            finished = self._finished.get(thread)
+        if finished is None:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not finished.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+        return True
+
     def live_threads(self) -> list[threading.Thread]:
         with self._lock:
-            return [thread for thread in self._threads if thread.is_alive()]
+            return [thread for thread in self._threads if not self._finished[thread].is_set()]
+
+    def _wait_for_all(self, deadline: float) -> None:
+        for thread in self.live_threads():
+            self.wait_for_thread(thread, max(0.0, deadline - time.monotonic()))
 
     # -- quiet -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -186,24 +213,28 @@ class Run:
         for sock in self.listening_sockets():
             sock.actor.note("the demo is over: the server stops listening")
             sock.close()
-        deadline = time.monotonic() + timeout
-        for thread in self.live_threads():
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._wait_for_all(time.monotonic() + timeout)
         self.stop()
 
-    def stop(self, timeout: float = 0.5) -> None:
-        """Ctrl-C or a fatal error: shut every socket down, which wakes every blocked call."""
+    def stop(self, timeout: float = 0.5, *, grace: float = 0.0) -> None:
+        """Ctrl-C or a fatal error: shut every socket down, which wakes every blocked call.
+
+        With ``grace``, listening stops first and the threads get that long to end by themselves
+        (a chat server says goodbye to everyone) before the other sockets are cut.
+        """
         self.stopping.set()
         with self.trace.changed:
             self.trace.changed.notify_all()
             self._settling.notify_all()
+        if grace:
+            for sock in self.listening_sockets():
+                sock.abort()
+            self._wait_for_all(time.monotonic() + grace)
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
             sock.abort()
-        deadline = time.monotonic() + timeout
-        for thread in self.live_threads():
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._wait_for_all(time.monotonic() + timeout)
 
 
 class Actor:

@@ -186,7 +186,7 @@ def perform(run, scene: Scene, client: Callable, address, lines=None, *, person:
             cues[name].release_all((after.seq,))
             after = quiet(run, PATIENCE if name == person else settle)
     for name, thread in threads.items():
-        wait_for_end(thread, PATIENCE if name == person else settle * 6)
+        wait_for_end(run, thread, PATIENCE if name == person else settle * 6)
         run.join(thread, actors[name], timeout=0)
     quiet(run, settle)
 
@@ -196,13 +196,7 @@ def quiet(run, timeout: float):
     return run.wait_until_quiet(timeout)
 
 
-def wait_for_end(thread: threading.Thread, timeout: float) -> None:
-    """Join in short steps, so that Ctrl-C lands at once on every OS."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while thread.is_alive():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"{thread.name} did not finish its script")
-        thread.join(min(0.2, remaining))
+def wait_for_end(run, thread: threading.Thread, timeout: float) -> None:
+    """Wait for the run's ``thread`` to finish, in short steps (Ctrl-C lands at once on every OS)."""
+    if not run.wait_for_thread(thread, timeout):
+        raise TimeoutError(f"{thread.name} did not finish its script")

@@ -22,7 +22,6 @@ def test_list_prints_one_line_per_mode_name_first(capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--mode", "nope"], "choose from"),
     (["--bogus"], "valid flags"),
-    ([], "--mode NAME"),
     (["--mode", "echo", "--port", "70000"], "0 to 65535"),
     (["--mode", "echo", "--send", "x", "--interactive"], "choose one"),
     (["--mode", "echo", "--role", "client", "--port", "0"], "needs the server's port"),
@@ -118,3 +117,69 @@ def test_ctrl_c_during_start_up_exits_130_without_traceback(after_import):
     rest = process.stderr.read()
     assert process.wait(timeout=10) == demo.Exit.INTERRUPTED
     assert b"Traceback" not in rest and b"interrupted" in rest
+
+
+def test_a_bare_command_shows_how_to_start(capsys):
+    assert demo.main([]) == demo.Exit.USAGE
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python demo.py --mode NAME") and "examples:" in out
+
+
+def test_version_and_help_with_examples_and_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exited:
+        demo.main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"demo.py {demo.VERSION}"
+    with pytest.raises(SystemExit):
+        demo.main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "exit codes:" in out and "lessons (--lesson NAME):" in out
+    for code in demo.Exit:
+        assert re.search(rf"^  {code.value} +\S", out, re.MULTILINE), code
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--mode", "echo", "--width", "100"], "add --screenshot"),
+    (["--mode", "echo", "--font", "x.ttf", "--screenshot", "a.svg"], "--font is for .png"),
+    (["--mode", "echo", "--role", "server", "--screenshot", "a.svg"], "drop --role server"),
+    (["--mode", "echo", "--role", "client", "--port", "5", "--step"], "drop --role client"),
+    (["--mode", "echo", "--role", "server", "--view", "ladder"], "as they happen"),
+    (["--mode", "echo", "--interactive", "--pace", "1"], "not with --interactive"),
+    (["--mode", "echo", "--interactive", "--view", "ladder"], "shows it live"),
+    (["--mode", "echo", "--step", "--pace", "1"], "choose one"),
+    (["--mode", "chat", "--role", "client", "--port", "5", "--max-clients", "3"], "limits a server"),
+    (["--lesson", "stream", "--port", "5050"], "drop --host/--port"),
+    (["--mode", "echo", "--timeout", "inf"], "from 0 to 86400"),
+    (["--mode", "echo", "--timeout", "nan"], "from 0 to 86400"),
+])
+def test_a_flag_that_would_do_nothing_is_a_usage_error(capsys, argv, words):
+    assert demo.main(argv) == demo.Exit.USAGE
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err
+
+
+def test_output_is_utf8_whatever_the_redirect_would_choose():
+    """A Windows redirect encodes cp1252, which has no arrow: the run must still print, in UTF-8."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--mode", "echo"], cwd=ROOT,
+                            capture_output=True, env={**os.environ, "PYTHONIOENCODING": "cp1252"}, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert "→".encode() in result.stdout and "←".encode() in result.stdout
+
+
+def test_os_refusals_and_unreachable_addresses_get_their_own_advice():
+    import errno
+
+    server = demo.parse_arguments(["--mode", "echo", "--role", "server", "--port", "80"])
+    code, message = demo.classify(PermissionError(errno.EACCES, "Permission denied"), server)
+    assert code == demo.Exit.NOT_ALLOWED and "above 1023" in message
+    client = demo.parse_arguments(["--mode", "echo", "--role", "client", "--host", "10.9.9.9", "--port", "5"])
+    code, message = demo.classify(OSError(errno.EADDRNOTAVAIL, "Cannot assign"), client)
+    assert code == demo.Exit.UNREACHABLE and "cannot reach 10.9.9.9:5" in message and "bind" not in message
+    both = demo.parse_arguments(["--mode", "number-add"])
+    code, message = demo.classify(ConnectionRefusedError(errno.ECONNREFUSED, "refused"), both)
+    assert code == demo.Exit.REFUSED and "--port 0" not in message and "no longer listening" in message
