@@ -20,6 +20,7 @@ ROOT = IMAGES.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
 def image_table() -> dict[str, list[str]]:
     """Image name -> the demo.py arguments that draw it: every mode, then the lessons.
 
@@ -70,10 +71,9 @@ def draw_pngs(svg_paths: list[Path]) -> list[Path]:
     import multiprocessing
 
     largest_first = sorted(svg_paths, key=lambda path: path.stat().st_size, reverse=True)
-    try:
-        context = multiprocessing.get_context("fork")
-    except ValueError:      # no fork on this platform (Windows): one at a time
+    if sys.platform != "linux":     # fork after threads is unsafe on macOS, absent on Windows
         return [draw_png(path) for path in largest_first]
+    context = multiprocessing.get_context("fork")
     with context.Pool(min(2, len(largest_first)) or 1) as pool:
         return pool.map(draw_png, largest_first, chunksize=1)
 

@@ -112,7 +112,9 @@ def client(me, address, lines) -> None:
                 raise PeerClosed("the server closed the connection before the result")
             me.say(as_text(reply))
             if not reply.startswith(b"error:") or reply.endswith(SESSION_OVER.encode()):
-                return
+                break
+        while recv_line(sock, replies) is not None:    # the session is over when the server
+            pass                                        # closes it: recv returns b''
 
 
 # -- the one-process run: X connects first, but Y sends first -------------------------------------

@@ -10,8 +10,9 @@ steps, so Ctrl-C lands at once on Linux, macOS and Windows alike.
 - Otherwise (a pipe, a redirect, an IDE's run window) the reader takes raw bytes from the file
   descriptor with ``os.read``, which holds no Python lock a daemon thread could keep at exit.
 
-``TypedLines`` is an iterator of lines (Ctrl-D or the end of input ends it) with ``ready()``,
-true when a typed line is waiting to be taken.
+``TypedLines`` is an iterator of lines (Ctrl-D or the end of input ends it); ``arrived`` counts
+what the reader has handed over so far, so a scene can tell a person still typing from a line
+on its way.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class TypedLines:
         self._asks: queue.Queue = queue.Queue()
         self._lines: queue.Queue = queue.Queue()
         self._over = False
+        self.arrived = 0                   # lines (and the end) the reader has handed over so far
         self._reader = threading.Thread(target=self._read, name="keyboard", daemon=True)
         self._reader.start()
 
@@ -60,9 +62,6 @@ class TypedLines:
                 raise Stopped
             return line
 
-    def ready(self) -> bool:
-        return not self._lines.empty()
-
     # -- the reader thread -------------------------------------------------------------------
     def _read(self) -> None:
         import signal
@@ -76,13 +75,16 @@ class TypedLines:
             try:
                 line = next(ask)
             except StopIteration:
+                self.arrived += 1
                 self._lines.put(_END)
                 return
             except KeyboardInterrupt:
                 import _thread
+                self.arrived += 1
                 self._lines.put(_INTERRUPT)
                 _thread.interrupt_main()          # prompt_toolkit read Ctrl-C as a key: pass it on
                 return
+            self.arrived += 1
             self._lines.put(line)
 
     def _prompted(self):

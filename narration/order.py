@@ -3,7 +3,7 @@
 Threads record events in whatever order the scheduler runs them.  ``canonical(trace)`` turns that
 into one order after the run: each thread's own events stay in program order; a ``recv`` comes
 after the ``send`` whose bytes it returned, an ``accept`` after the ``connect`` it answered, a
-``b''`` after the peer's ``close``, a waiter after what it waited for (``Recorded.after``); and
+``b''`` after the peer's ``close`` (or this end's own ``shutdown``), a waiter after what it waited for (``Recorded.after``); and
 among events free to go next, the lower-ranked actor (the server, then clients in script order)
 goes first.  The same scripted run therefore renders the same way every time.
 
@@ -12,10 +12,10 @@ appearance (1, 2, 3, ...), so two runs of one script give equal events: ``stable
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from narration.events import Event, Recorded
+from narration.text import PORT_NUMBER
 from narration.trace import Trace
 
 
@@ -33,6 +33,7 @@ def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
     known = {record.seq for record in records}
     sends: dict[tuple, list[Recorded]] = {}
     ends: dict[tuple, Recorded] = {}
+    stopped_reading: dict[tuple, Recorded] = {}     # shutdown(SHUT_RD or SHUT_RDWR) on this end
     connects: dict[tuple, Recorded] = {}
     for record in records:
         event, flow = record.event, _flow(record.event)
@@ -44,6 +45,8 @@ def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
             ends[flow] = record
         elif event.call == "connect":
             connects[flow] = record
+        if event.call == "shutdown" and event.how != "SHUT_WR" and flow not in stopped_reading:
+            stopped_reading[flow] = record
     result: dict[int, set[int]] = {}
     for record in records:
         event = record.event
@@ -56,8 +59,12 @@ def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
                 senders = [s for s in sends.get(back, ()) if s.event.span[0] < end]
                 if senders:
                     found.add(senders[-1].seq)
-            elif event.call in ("recv", "error") and back in ends:
-                found.add(ends[back].seq)
+            elif event.call in ("recv", "error"):     # b'' (or an error): the stream has ended
+                own = stopped_reading.get(flow)
+                if own is not None and own.seq < record.seq:
+                    found.add(own.seq)               # this end shut its reading side (maybe in another thread)
+                elif back in ends:
+                    found.add(ends[back].seq)        # the peer closed or shut its sending side
             elif event.call == "accept" and back in connects:
                 found.add(connects[back].seq)
         result[record.seq] = found
@@ -105,7 +112,6 @@ def shown(records: Iterable[Recorded]) -> list[Event]:
     return [record.event for record in records if not record.hidden]
 
 
-_PORT = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
 
 
 def stable(events: Iterable[Event]) -> list[Event]:
@@ -126,7 +132,7 @@ def stable(events: Iterable[Event]) -> list[Event]:
         return (value[0], numbers.get(value[1], value[1])) if value and value[1] else value
 
     def text(value: str) -> str:
-        return _PORT.sub(lambda m: str(numbers.get(int(m.group()), m.group())), value)
+        return PORT_NUMBER.sub(lambda m: str(numbers.get(int(m.group()), m.group())), value)
 
     result = []
     for event in events:

@@ -91,6 +91,7 @@ class Cue:
         self.ended = False         # Leaves: no more lines
         self.after: tuple = ()
         self.turn = threading.Condition(run.trace.lock)   # woken by this part's turns only
+        self.typed_taken = 0       # a person's lines taken so far (see TypedLines.arrived)
 
     def release(self, after: tuple) -> None:
         with self.run.trace.changed:
@@ -122,19 +123,28 @@ class Cue:
             self.run.trace.record(Milestone(self.name, Step.TURN), after=self.after)
         if self.ended:
             raise StopIteration
-        typed = getattr(self.source, "ready", None)
-        if typed is not None and not (self.gated and not self.free):
-            with self.run.waiting(typed):        # a person may take their time: that is quiet
-                return next(self.lines)
+        if hasattr(self.source, "arrived") and not (self.gated and not self.free):
+            return self._next_typed()
         return next(self.lines)
 
+    def _next_typed(self) -> str:
+        """A person's next line, typed when they like: waiting for it is quiet, until it arrives."""
+        run = self.run
+        with run.waiting(lambda: self.source.arrived > self.typed_taken):
+            try:
+                return next(self.lines)
+            finally:
+                with run.trace.changed:             # taken and awake in one step
+                    self.typed_taken += 1
+                    run.stop_waiting()
+
     def _wait_for_turn(self) -> None:
-        run, changed = self.run, self.run.trace.changed
-        with run.waiting(lambda: self.released > self.taken or self.free or self.ended), changed:
+        run = self.run
+        with run.waiting(lambda: self.released > self.taken or self.free or self.ended), self.turn:
             while not (self.released > self.taken or self.free or self.ended):
                 if run.stopping.is_set():
                     raise Stopped
-                changed.wait(0.25)
+                self.turn.wait(0.1)                  # short steps: a stopping run is seen at once
             if self.released > self.taken:
                 self.taken += 1
             run.stop_waiting()               # awake, and its turn taken, in one step
@@ -170,7 +180,7 @@ def perform(run, scene: Scene, client: Callable, address, lines=None, *, person:
             join(name)                       # a free part: the one client, or a person beside a scene
     waited_on = None                         # the part whose turn went last: a person takes their time
     for turn in scene.turns:
-        after = (quiet(run, PATIENCE if waited_on == person else settle).seq,)
+        after = (run.wait_until_quiet(PATIENCE if waited_on == person else settle).seq,)
         waited_on = turn.part
         if isinstance(turn, Joins):
             join(turn.part)
@@ -180,20 +190,15 @@ def perform(run, scene: Scene, client: Callable, address, lines=None, *, person:
             cues[turn.part].end(after)
         if scene.pace:
             person_left.wait(scene.pace)     # pacing: a person reads along (sooner once they left)
-    after = quiet(run, PATIENCE if waited_on == person else settle)
+    after = run.wait_until_quiet(PATIENCE if waited_on == person else settle)
     for name in sources:                     # lines the turns did not reach, part by part
         if name in threads and run.running(threads[name]):
             cues[name].release_all((after.seq,))
-            after = quiet(run, PATIENCE if name == person else settle)
+            after = run.wait_until_quiet(PATIENCE if name == person else settle)
     for name, thread in threads.items():
         wait_for_end(run, thread, PATIENCE if name == person else settle * 6)
         run.join(thread, actors[name], timeout=0)
-    quiet(run, settle)
-
-
-def quiet(run, timeout: float):
-    """Wait until the run is quiet, in short steps (a person's part may be busy typing)."""
-    return run.wait_until_quiet(timeout)
+    run.wait_until_quiet(settle)
 
 
 def wait_for_end(run, thread: threading.Thread, timeout: float) -> None:

@@ -1,8 +1,14 @@
 """Narrated sockets: a real socket with the textbook method names; each call is recorded as it happens.
 
 ``NarratedSocket`` makes the real call on a real socket, then records an event
-(``narration.events``).  Causality is kept in the recording: ``send`` is recorded before the
-bytes leave and ``recv`` after they arrive, so a message's send always precedes its receipt.
+(``narration.events``).  Causality is kept in the recording: ``sendall`` is recorded before the
+bytes leave, a non-blocking ``send`` in one step with the call, and ``recv`` after the bytes
+arrive, so a live view never shows a message received before it was sent.  (A blocking ``send``
+can only be recorded once it says how much it took; ``canonical()`` still orders it first.)
+
+A server's sockets also change two things for the whole process, once: ``listen()`` raises the
+soft limit on open files to the hard one, and keeps one descriptor spare for refusing politely
+when they run out.
 
 Each blocking call also tells the run what would wake it (``Run.waiting``): a ``recv`` wakes
 when bytes or a FIN are on their way from a narrated peer, an ``accept`` when a narrated
@@ -19,6 +25,7 @@ import select
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from narration.errors import Stopped, describe_network_error
@@ -123,6 +130,7 @@ class NarratedSocket:
         self.at_end = False    # recv returned b''
         self.closed = False
         self.shut = False      # shutdown() was called: a blocked accept() is being woken
+        self.reading_shut = False   # shutdown(SHUT_RD or SHUT_RDWR): this end's recv returns b''
         self.refusing = False  # a listening socket out of file descriptors
         self.run.register(self)
 
@@ -166,16 +174,20 @@ class NarratedSocket:
             port = self.local[1] if self.local else None
             with self.run.waiting(lambda: self.shut or self.closed
                                   or self.run.connects_to.get(port, 0) > self.accepted):
+                limit = self.real.gettimeout()      # a timeout the program set itself
+                deadline = None if limit is None else time.monotonic() + limit
                 while True:
                     if self.run.stopping.is_set() or self.shut or self.closed:
                         raise Stopped              # the server is stopping
-                    if not readable(self.real, STEP):
-                        continue
                     try:
+                        if not readable(self.real, STEP):
+                            if deadline is not None and time.monotonic() >= deadline:
+                                raise TimeoutError("timed out")
+                            continue
                         real, address = self._accept_now()
                     except (BlockingIOError, InterruptedError):
                         continue
-                    except OSError:
+                    except (OSError, ValueError):   # ValueError: closed meanwhile (its fd is -1)
                         if self.run.stopping.is_set() or self.shut or self.closed:
                             raise Stopped from None
                         raise
@@ -224,7 +236,8 @@ class NarratedSocket:
             SPARE.keep()
 
     def connect(self, address) -> None:
-        self.real.settimeout(self.run.connect_timeout)
+        chosen = self.real.gettimeout()            # the program's own: given back afterwards
+        self.real.settimeout(self.run.connect_timeout if chosen is None else chosen)
         try:
             self.real.connect(address)
         except OSError as error:
@@ -232,7 +245,7 @@ class NarratedSocket:
                        peer=tuple(address[:2]))
             raise
         finally:
-            self.real.settimeout(None)
+            self.real.settimeout(chosen)
         self.local = self.real.getsockname()[:2]
         self.peer = self.real.getpeername()[:2]
         with self.run.trace.changed:
@@ -261,7 +274,7 @@ class NarratedSocket:
         return count
 
     def recv(self, bufsize: int) -> bytes:
-        if self.real.gettimeout() == 0.0:
+        if self.real.gettimeout() is not None:     # non-blocking, or a timeout: it ends by itself
             data = self._guard(self.real.recv, bufsize)
         else:
             with self.run.waiting(self._will_wake):
@@ -280,7 +293,7 @@ class NarratedSocket:
 
     def _will_wake(self) -> bool:
         """Seen from this process: are bytes or a FIN on their way to this socket?"""
-        if self.shut or self.closed:
+        if self.reading_shut or self.closed:
             return True
         peer = self.run.flows.get((self.peer, self.local)) if self.peer else None
         if peer is None:
@@ -293,6 +306,7 @@ class NarratedSocket:
             self._record(Shutdown(self.actor.name, _HOW[how], self.local, self.peer, self.listening))
             self.shut = True
             self.done_sending = self.done_sending or how != socket.SHUT_RD
+            self.reading_shut = self.reading_shut or how != socket.SHUT_WR
         try:
             self.real.shutdown(how)
         except OSError:
@@ -417,7 +431,7 @@ class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "Poll
             if key.events & selectors.EVENT_WRITE or not isinstance(sock, NarratedSocket):
                 return True
             if sock.listening:
-                if sock.shut or self._run.connects_to.get(sock.local[1], 0) > sock.accepted:
+                if sock.shut or sock.closed or self._run.connects_to.get(sock.local[1], 0) > sock.accepted:
                     return True
             elif sock._will_wake():
                 return True

@@ -25,6 +25,10 @@ CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _CODES) + "]
 _RELAYED = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CODES if code != 0x09}
 
 
+# A port number in narrated text ("127.0.0.1:5050", "local port 41234"), for making ports stable.
+PORT_NUMBER = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
+
+
 def spelled(char: str) -> str:
     return SPELLING[ord(char)]
 

@@ -48,12 +48,22 @@ def test_modes_holds_only_modes_and_their_pure_rules():
 @pytest.mark.parametrize("name", modes.names())
 def test_a_mode_file_reads_in_textbook_order(name):
     source = (MODES / f"{name.replace('-', '_')}.py").read_text(encoding="utf-8")
-    assert source.index("\ndef server(") < source.index("\ndef client(")
-    server = source[source.index("\ndef server("):]
-    assert server.index(".socket(") < server.index(".bind(") < server.index(".listen(") < server.index(".accept(")
-    client = source[source.index("\ndef client("):]
-    assert client.index(".socket(") < client.index(".connect(")
-    assert "\nSCENE = " not in source[:source.index("\ndef client(")], "the scene comes after the socket code"
+    tree = ast.parse(source)
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert functions["server"].lineno < functions["client"].lineno
+
+    def calls(function) -> list[str]:      # socket calls in the order they are written
+        found = [(node.lineno, node.col_offset, node.func.attr) for node in ast.walk(function)
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
+        return [attr for _, _, attr in sorted(found)]
+
+    server, client = calls(functions["server"]), calls(functions["client"])
+    order = [server.index(call) for call in ("socket", "bind", "listen", "accept")]
+    assert order == sorted(order), server
+    assert client.index("socket") < client.index("connect"), client
+    scene = next((node.lineno for node in tree.body if isinstance(node, ast.Assign)
+                  and any(getattr(target, "id", "") == "SCENE" for target in node.targets)), None)
+    assert scene is None or scene > functions["client"].lineno, "the scene comes after the socket code"
 
 
 def test_the_docstring_of_modes_states_the_contract():

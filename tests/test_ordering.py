@@ -63,14 +63,15 @@ def test_the_default_run_follows_the_seed_and_y_arrives_first():
         ("recv", X, b""), ("recv", Y, b""),
         ("close", X, None), ("close", Y, None),
     ]
-    assert heard(run, "client X") == [b"Client X has connected.\n", result]
-    assert heard(run, "client Y") == [b"Client Y has connected.\n", result]
+    assert heard(run, "client X") == [b"Client X has connected.\n", result, b""]   # then the server closes
+    assert heard(run, "client Y") == [b"Client Y has connected.\n", result, b""]
     assert [e for e in events if e.actor == "client X" and e.call != "say"] == [
         ev.Socket("client X"),
         ev.Connect("client X", X, S),
         ev.Recv("client X", b"Client X has connected.\n", 24, (0, 24), X, S),
         ev.SendAll("client X", b"I connected first\n", 18, (0, 18), X, S),
         ev.Recv("client X", result, 53, (24, 77), X, S),
+        ev.Recv("client X", b"", 0, (77, 77), X, S),                 # the client leaves once the server has
         ev.Close("client X", X, S),
     ]
     assert not run.failures and not run.live_threads()
@@ -87,12 +88,12 @@ def test_the_server_prints_the_seeds_sentences_in_the_seeds_order():
 def test_when_x_sends_first_x_is_named_first():
     run = run_mode("ordering", scene=X_SENDS_FIRST)
     result = b"X: I connected first received before Y: I sent first\n"
-    assert heard(run, "client X")[-1] == heard(run, "client Y")[-1] == result
+    assert heard(run, "client X")[-2:] == heard(run, "client Y")[-2:] == [result, b""]
     assert not run.failures
 
 
 def test_the_launcher_runs_the_default_order():
-    assert heard(run_mode("ordering"), "client X")[-1].startswith(b"Y: I sent first received before X:")
+    assert heard(run_mode("ordering"), "client X")[-2].startswith(b"Y: I sent first received before X:")
 
 
 @pytest.mark.parametrize("first", ["X", "Y"])

@@ -105,3 +105,28 @@ def test_a_live_view_that_shows_everything_keeps_a_bounded_queue():
     terminal.close()
     reader.join(5)
     os.close(read_end)
+
+
+def test_a_live_view_whose_terminal_is_gone_never_holds_up_the_run():
+    """The terminal goes away (a closed pipe, a closed window): the view stops showing, and
+    recording goes on."""
+    import threading
+
+    from narration.events import Recorded, Say
+    from narration.views.live import LiveView
+
+    terminal = io.StringIO()
+    terminal.close()                                     # every write now fails
+    view = LiveView(Console(file=terminal, width=80, theme=THEME), {"client": 0}, Look(times=False),
+                    may_skip=False, limit=10)
+    done = threading.Event()
+
+    def record_many():
+        for number in range(500):
+            view(Recorded(number, Say("client", f"line {number}"), "main"))
+        done.set()
+
+    threading.Thread(target=record_many, daemon=True).start()
+    assert done.wait(10)
+    assert view.broken
+    view.close(timeout=5)

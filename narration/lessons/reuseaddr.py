@@ -58,8 +58,3 @@ def play(run) -> None:
     address = serve_once(server, client, reuse=True)
     server.note("restart: a new socket, SO_REUSEADDR again, binds the same port")
     restart(server, address, reuse=True)
-
-
-# The classic malicious pickle: unpickling it calls os.system("echo pwned").  We build the bytes
-# by hand and only ever *disassemble* them with pickletools; nothing here unpickles anything.
-EVIL_PICKLE = b"cos\nsystem\n(S'echo pwned'\ntR."

@@ -30,6 +30,7 @@ class LiveView:
         self.console = console
         self.narrator = Narrator(actor_rank, look)     # live is incremental: one narrator, kept
         self.wants_data = True
+        self.broken = False         # the terminal went away: events are no longer shown
         self._not_shown: dict[str, list[int]] = {}
         self.may_skip = may_skip    # False: show every event, however far behind (a client's own run)
         # Bounded either way: a view that may skip counts what does not fit; one that may not (a
@@ -43,8 +44,10 @@ class LiveView:
             return
         if self.may_skip and self._queue.qsize() > self.BUSY:
             self.wants_data = False
+        if self.broken:
+            return
         if not self.may_skip:
-            self._queue.put(record)
+            self._queue.put(record)     # waits for the printer (it never dies holding this up)
             return
         try:
             self._queue.put_nowait(record)
@@ -65,11 +68,21 @@ class LiveView:
         self._thread.join(timeout)
 
     def _print(self) -> None:
-        import queue
         import signal
-        import time
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})   # Ctrl-C belongs to the main thread
+        try:
+            self._show()
+        except BaseException:
+            # The terminal is gone (a closed pipe, `| head`) or a line could not be drawn: stop
+            # showing, but keep taking events, so that no recording thread ever waits on us.
+            self.broken = True
+            while self._queue.get() is not None:
+                pass
+
+    def _show(self) -> None:
+        import queue
+        import time
         next_summary = time.monotonic() + self.SUMMARY_EVERY
         while True:
             try:

@@ -10,20 +10,18 @@ Rendering is a pure function of the events: a ``LogView`` printed twice prints t
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from rich.text import Text
 
 from narration.events import Event
-from narration.text import CONTROL, spelled
+from narration.text import CONTROL, PORT_NUMBER, spelled
 from narration.views.theme import actor_style
 from narration.views.words import detail
 
 ACTOR_WIDTH = 9
 PAYLOAD_SHOWN = 72      # bytes of a payload in the log view; --wire shows every byte
 CALL_WIDTH = 11
-_PORT = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
 
 
 def safe_text(data: bytes | str, *, style: str = "payload", escape_style: str = "payload.escape") -> Text:
@@ -70,7 +68,7 @@ class PortLabels:
     def __call__(self, text: str) -> str:
         if not self.normalise or not self.labels:
             return text
-        return _PORT.sub(lambda m: self.labels.get(int(m.group()), m.group()), text)
+        return PORT_NUMBER.sub(lambda m: self.labels.get(int(m.group()), m.group()), text)
 
 
 class Narrator:
@@ -81,7 +79,7 @@ class Narrator:
         self.actor_rank = actor_rank
         self.look = look or Look()
         self.step = 0
-        self.ports = PortLabels(look.normalise)
+        self.ports = PortLabels(self.look.normalise)
         self.peers: set = set()     # addresses accepted so far: >1 means say whose bytes
         self.explained: set[str] = set()
 
