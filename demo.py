@@ -302,17 +302,10 @@ def connect_hints(options, host: str, port: int) -> list[str]:
         hints.append(f"connect: nc {address} {port}")
         hints.append(f"or: python demo.py --mode {options.mode} --role client --host {address} --port {port}")
     if everywhere:
-        hints.append(f"no address works? this machine's addresses: {ADDRESS_COMMAND.get(sys.platform, 'ip addr')}")
-        hints.append(f"students cannot connect? {FIREWALL.get(sys.platform, FIREWALL['linux'])}")
+        from narration import oses
+        hints.append(f"no address works? this machine's addresses: {oses.ADDRESS_COMMAND}")
+        hints.append(f"students cannot connect? {oses.FIREWALL.replace('PORT', str(port))}")
     return hints
-
-
-# What to run, or check, on each OS (sys.platform): named, so that the one difference is in one place.
-ADDRESS_COMMAND = {"linux": "ip addr", "darwin": "ifconfig (or System Settings > Network)",
-                   "win32": "ipconfig"}
-FIREWALL = {"linux": "a firewall may block the port (ufw: sudo ufw allow PORT/tcp)",
-            "darwin": "macOS may ask to allow incoming connections for Python: allow them",
-            "win32": "Windows Defender Firewall asks to allow Python on first listen: allow private networks"}
 
 
 def machine_addresses() -> list[str]:

@@ -42,14 +42,13 @@ from narration.events import (
     SetOption,
     Shutdown,
 )
+from narration.oses import reuse_option
 from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
 STEP = 0.2                 # seconds: how often a blocking accept() or select() looks whether to stop
 TOO_MANY = b"error: the server has too many connections right now; try again in a minute\n"
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, "WSAEMFILE", errno.EMFILE), errno.ENOBUFS}
-_OPTIONS = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
-            (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
 
@@ -136,9 +135,9 @@ class NarratedSocket:
 
     # -- set-up ------------------------------------------------------------------------------
     def setsockopt(self, level: int, option: int, value: int) -> None:
+        option, name = reuse_option(level, option)     # SO_REUSEADDR means another thing on Windows
         self.real.setsockopt(level, option, value)
-        self._record(SetOption(self.actor.name, _OPTIONS.get((level, option), str(option)), value,
-                               self.local, self.peer))
+        self._record(SetOption(self.actor.name, name, value, self.local, self.peer))
 
     def bind(self, address) -> None:
         try:

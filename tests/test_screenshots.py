@@ -281,3 +281,17 @@ def test_every_image_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in _images.image_table():
         assert f"images/{name}.svg" in readme, name
+
+
+def test_every_mark_a_view_draws_has_a_glyph_in_the_png_font():
+    """A character the font lacks is drawn as its 'missing' box: compare with a private-use one."""
+    from rich.text import Text
+
+    def pixels(char: str) -> list[bytes]:
+        svg = _screenshot.svg(render_rows(Text(char * 4), 40), width=40, title="glyph")
+        return decode_png(_screenshot.png(svg))[2]
+
+    missing = pixels("\ue000")
+    for mark in ("✎", "»", "✗", "→", "←", "…", "●", "▶", "◀"):
+        assert pixels(mark) != missing, mark
+    assert pixels("ⓘ") == missing                 # why ⓘ is no longer used: this font has no ⓘ

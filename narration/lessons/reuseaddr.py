@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from socket import SO_REUSEADDR, SOL_SOCKET
 
+from narration import oses
 from narration.lessons._setup import LOOPBACK
 
 SUMMARY = "restarting a server on its port without SO_REUSEADDR"
@@ -50,11 +51,14 @@ def play(run) -> None:
     server, client = run.actor("server"), run.actor("client")
     server.note("naive: a server without SO_REUSEADDR serves one client, closing first")
     address = serve_once(server, client, reuse=False)
-    server.note("its end of that connection now waits in TIME_WAIT (a minute or more) and holds the port")
+    server.note(f"its end of that connection now waits in TIME_WAIT ({oses.TIME_WAIT} on {oses.NAME})")
     server.note("restart: a new socket binds the same port")
     restart(server, address, reuse=False)
 
     server.note("the fix: set SO_REUSEADDR before bind(), in every run of the server")
+    if oses.OS == "win32":
+        server.note("(on Windows, SO_REUSEADDR would let a second server share the port: the tool sets "
+                    "SO_EXCLUSIVEADDRUSE, which is what SO_REUSEADDR means elsewhere)")
     address = serve_once(server, client, reuse=True)
     server.note("restart: a new socket, SO_REUSEADDR again, binds the same port")
     restart(server, address, reuse=True)

@@ -1,13 +1,19 @@
 """What each socket call does, in plain words: shown once, beside its first appearance (--explain).
 
-Data only.  Keys are call names, plus ``recv-eof`` (recv returned b'') and ``reset``.
+Data only (true for the OS in use: narration.oses).  Keys are call names, plus ``recv-eof``
+(recv returned b'') and ``reset``.
 """
+from narration.oses import NAME, OS, TIME_WAIT
+
 
 EXPLANATIONS = {
     "socket": "socket() makes an endpoint. AF_INET: IPv4 addresses; SOCK_STREAM: TCP, a reliable, "
               "ordered stream of bytes between two programs.",
-    "setsockopt": "SO_REUSEADDR lets a restarted server bind its port at once, even while connections "
-                  "from its last run are still in TIME_WAIT.",
+    "setsockopt": ("SO_EXCLUSIVEADDRUSE keeps every other program off this port; on Windows it is what "
+                   "SO_REUSEADDR means elsewhere (there, SO_REUSEADDR would let a second server share the port)."
+                   if OS == "win32" else
+                   f"SO_REUSEADDR lets a restarted server bind its port at once, even while connections from "
+                   f"its last run are still in TIME_WAIT ({TIME_WAIT} on {NAME})."),
     "bind": "bind() gives the socket its local address and port. Port 0 asks the OS for any free port; "
             "127.0.0.1 means only this machine can connect.",
     "listen": "listen() makes the socket passive: the kernel now completes TCP handshakes for it and "
@@ -25,8 +31,8 @@ EXPLANATIONS = {
     "recv-eof": "recv() returning b'' (zero bytes) means the stream has ended: the peer closed its "
                 "side (or this end called shutdown()). No more data will come on this connection.",
     "shutdown": "shutdown(SHUT_WR) tells the peer no more data is coming (its recv() returns b''); "
-                "SHUT_RD or SHUT_RDWR also stop receiving here, which on Linux wakes a thread blocked "
-                "in recv() or accept() on this socket. close() then releases the socket.",
+                "SHUT_RD or SHUT_RDWR also stop receiving here, which wakes a thread blocked in recv() on "
+                "this socket. close() then releases the socket.",
     "close": "close() releases the socket. On a connection the kernel sends FIN, so the peer's next "
              "recv() returns b'' once it has read everything sent before.",
     "reset": "A reset (RST) aborts the connection at once, losing data in flight: the peer closed while "

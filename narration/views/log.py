@@ -114,7 +114,8 @@ class Narrator:
             key = explanation_key(event)
             if key is not None and key not in self.explained:
                 self.explained.add(key)
-                notes.append(Text("ⓘ " + EXPLANATIONS[key], style="explain"))
+                # ✎, not ⓘ: DejaVu Sans Mono (the PNG font) has no ⓘ and would draw a box
+                notes.append(Text("✎ " + EXPLANATIONS[key], style="explain"))
         if self.look.wire and event.call in ("send", "sendall", "recv"):
             notes.extend(wire_lines(event))
         return notes

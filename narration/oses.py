@@ -1,0 +1,40 @@
+"""What differs from one OS to the next, named in one place, so that what the tool says is true
+on each (``sys.platform``: linux, darwin for macOS, win32 for Windows).  Everything else in the
+kit is one code path on all three.
+
+    TIME_WAIT         how long the end that closed first keeps the connection's port
+    REUSE_OPTION      the option that lets a server restart on its port and keeps others off it
+    ADDRESS_COMMAND   how to see this machine's addresses
+    FIREWALL          what may stop students from connecting
+"""
+from __future__ import annotations
+
+import socket
+import sys
+
+OS = "win32" if sys.platform == "win32" else "darwin" if sys.platform == "darwin" else "linux"
+NAME = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}[OS]
+
+TIME_WAIT = {"linux": "60 seconds", "darwin": "30 seconds",
+             "win32": "2 to 4 minutes"}[OS]
+
+# Windows gives SO_REUSEADDR another meaning: "let a second socket take this port", so a second
+# server would start silently beside the first.  Its SO_EXCLUSIVEADDRUSE is what SO_REUSEADDR means
+# elsewhere (CPython's own create_server() does not set SO_REUSEADDR there).
+REUSE_OPTION = "SO_EXCLUSIVEADDRUSE" if OS == "win32" else "SO_REUSEADDR"
+
+ADDRESS_COMMAND = {"linux": "ip addr", "darwin": "ifconfig (or System Settings > Network)",
+                   "win32": "ipconfig"}[OS]
+
+FIREWALL = {"linux": "a firewall may block the port (ufw: sudo ufw allow PORT/tcp)",
+            "darwin": "macOS may ask to allow incoming connections for Python: allow them",
+            "win32": "Windows Defender Firewall asks to allow Python on first listen: allow private networks"}[OS]
+
+
+def reuse_option(level: int, option: int) -> tuple[int, str]:
+    """The option really set for ``setsockopt(level, option, ...)``, and its name."""
+    if level == socket.SOL_SOCKET and option == socket.SO_REUSEADDR and OS == "win32":
+        return socket.SO_EXCLUSIVEADDRUSE, REUSE_OPTION
+    names = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
+             (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
+    return option, names.get((level, option), str(option))
