@@ -97,6 +97,7 @@ def test_every_lesson_is_a_file_with_a_summary_and_a_play():
         assert lesson.__doc__.strip()
 
 
+@pytest.mark.posix
 @pytest.mark.parametrize("after_import", ["argparse", "modes", "rich.console", "narration.run"])
 def test_ctrl_c_during_start_up_exits_130_without_traceback(after_import):
     """SIGINT the moment a given import has finished (-X importtime reports each as it ends)."""

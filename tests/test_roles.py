@@ -261,6 +261,8 @@ def test_connect_timeout():
 
 def isolated(*args: str) -> subprocess.CompletedProcess:
     """Run demo.py in a new network namespace with no interface up: nothing can leave it."""
+    if sys.platform != "linux":
+        pytest.skip("Linux only: unshare -rn gives this test a network of its own")
     unshare = shutil.which("unshare")
     # -r maps us to root inside a new user namespace, so this works without being root.
     if unshare is None or subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode != 0:
