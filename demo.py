@@ -117,6 +117,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              "client: the server to connect to (default 127.0.0.1)")
     parser.add_argument("--port", type=int, metavar="P",
                         help=f"the server's port (default: any free port in one process, {ROLE_PORT} for split roles)")
+    parser.add_argument("--keep-serving", action="store_true",
+                        help="number-add: answer a number outside 1..100 instead of closing the server (for a class)")
     parser.add_argument("--max-clients", type=int, metavar="N",
                         help="chat: how many may join at once; the next is refused politely (default 250)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
@@ -197,6 +199,10 @@ def refuse_idle_flags(options) -> None:
         raise UsageError("--step (on Enter) and --pace (every few seconds) both pace the replay; choose one")
     if options.role == "client" and options.max_clients is not None:
         raise UsageError("--max-clients limits a server: drop it with --role client")
+    if options.keep_serving and options.mode != "number-add":
+        raise UsageError("--keep-serving is for --mode number-add (the others keep serving anyway)")
+    if options.keep_serving and options.role == "client":
+        raise UsageError("--keep-serving changes the server: drop it with --role client")
     if options.lesson and (options.host != "127.0.0.1" or options.port):
         raise UsageError("a lesson runs on this machine's loopback on ports of its own: drop --host/--port")
 
@@ -280,11 +286,15 @@ def run_client_role(options, run, console) -> Exit:
 
 
 def server_of(mode, options):
-    """The mode's server function, with the limits the command line set."""
-    if options.max_clients is None:
-        return mode.server
+    """The mode's server function, with the teacher's switches the command line set."""
     import functools
-    return functools.partial(mode.server, max_clients=options.max_clients)
+
+    switches = {}
+    if options.max_clients is not None:
+        switches["max_clients"] = options.max_clients
+    if options.keep_serving:
+        switches["keep_serving"] = True
+    return functools.partial(mode.server, **switches) if switches else mode.server
 
 
 def reachable(address) -> tuple:
@@ -383,6 +393,7 @@ def command_line(options) -> list[str]:
     for flag, value in (("--view", None if options.view == "log" else options.view),
                         ("--explain", options.explain), ("--wire", options.wire),
                         ("--interactive", options.interactive), ("--max-clients", options.max_clients),
+                        ("--keep-serving", options.keep_serving),
                         ("--width", options.width)):
         command += [flag] if value is True else [flag, str(value)] if value else []
     for line in options.send or ():
