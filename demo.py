@@ -152,9 +152,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         options.port = 0 if options.role == "both" else ROLE_PORT
     if options.role == "client" and options.port == 0:
         raise UsageError("--role client needs the server's port: --port P (the server prints it)")
-    if ":" in options.host:
-        raise UsageError(f"--host {options.host}: IPv6 addresses are not supported yet; use an IPv4 address "
-                         "(127.0.0.1, 0.0.0.0) or a host name")
     if options.pace is not None and not 0 <= options.pace <= 60:
         raise UsageError(f"--pace {options.pace}: give seconds between 0 and 60")
     if options.lesson:
@@ -300,12 +297,12 @@ def server_of(mode, options):
 def reachable(address) -> tuple:
     """Where a client should connect: a server bound to every address is reachable on loopback."""
     host, port = address[:2]
-    return ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)
+    return ({"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host), port)
 
 
 def connect_hints(options, host: str, port: int) -> list[str]:
     """How students reach this server: netcat, or this program's client role."""
-    everywhere = host in ("0.0.0.0", "")
+    everywhere = host in ("0.0.0.0", "", "::")
     hosts = (machine_addresses() or ["THIS-MACHINE"]) if everywhere else [host]
     hints = [f"serving {options.mode} on {host}:{port}; Ctrl-C stops it"]
     for address in hosts:
@@ -490,6 +487,9 @@ def launch(argv: list[str] | None) -> int:
                      style="note", markup=False)
     run = Run(keep=options.role == "both")
     run.connect_timeout = options.timeout
+    if ":" in options.host:                      # an IPv6 address: ::1, or :: for every address
+        import socket
+        run.family = socket.AF_INET6
     roles = {"both": run_in_process, "server": run_server_role, "client": run_client_role}
     try:
         return roles[options.role](options, run, console)

@@ -37,6 +37,7 @@ class Run:
         self.stopping = threading.Event()
         self.ready = Ready(self)
         self.connect_timeout: float | None = 10.0   # a connect() that hangs longer fails
+        self.family = socket.AF_INET                 # of the sockets actors make (AF_INET6 for --host ::1)
         self.failures: list[BaseException] = []
         self.accounting = keep                      # keep the account of quiet (scripted runs)
         self._threads: list[threading.Thread] = []
@@ -244,9 +245,11 @@ class Actor:
         self.run = run
         self.name = name
 
-    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM):
+    def socket(self, family: int | None = None, kind: int = socket.SOCK_STREAM):
+        """A narrated socket; its family is the run's (IPv4, or IPv6 for --host ::1) unless given."""
         from narration.sockets import NarratedSocket
 
+        family = family or self.run.family
         sock = NarratedSocket(self, socket.socket(family, kind))
         self.record(Socket(self.name, "AF_INET6" if family == socket.AF_INET6 else "AF_INET",
                            "SOCK_STREAM" if kind == socket.SOCK_STREAM else "SOCK_DGRAM"))

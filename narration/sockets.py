@@ -140,6 +140,12 @@ class NarratedSocket:
         self._record(SetOption(self.actor.name, name, value, self.local, self.peer))
 
     def bind(self, address) -> None:
+        if self.real.family == socket.AF_INET6 and address[0] in ("::", ""):
+            # "::" is every IPv6 address; with IPV6_V6ONLY off, IPv4 clients reach it too (dual-stack),
+            # where the OS allows it (some systems keep IPv6 sockets IPv6-only).
+            with contextlib.suppress(OSError, AttributeError):
+                self.real.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                self._record(SetOption(self.actor.name, "IPV6_V6ONLY", 0, self.local, self.peer))
         try:
             self.real.bind(address)
         except OSError as error:
@@ -235,12 +241,63 @@ class NarratedSocket:
             SPARE.keep()
 
     def connect(self, address) -> None:
+        """The textbook connect(); a host name is tried at each address it resolves to, in order,
+        each try narrated (``localhost`` is often ::1 first, and a server may listen on 127.0.0.1)."""
+        tries = self._addresses(address)
+        for number, (family, target) in enumerate(tries):
+            if family != self.real.family:
+                self._change_family(family)
+            try:
+                self._connect_once(target, trying=address[0] if number + 1 < len(tries) else None)
+            except (ConnectionRefusedError, TimeoutError, OSError) as error:
+                if number + 1 == len(tries) or isinstance(error, socket.gaierror):
+                    raise
+                continue
+            return
+
+    def _addresses(self, address) -> list[tuple[int, tuple]]:
+        """(family, address) pairs to try: one for an address literal, each resolved one for a name."""
+        import ipaddress
+
+        host, port = address[0], address[1]
+        try:
+            literal = ipaddress.ip_address(str(host).split("%")[0])
+        except ValueError:
+            pass
+        else:
+            return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, tuple(address))]
+        try:
+            found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            self._fail(f"connect {address_text(address)}: {describe_network_error(error)}", error,
+                       peer=tuple(address[:2]))
+            raise
+        tries: list[tuple[int, tuple]] = []
+        for family, _, _, _, target in found:
+            if family in (socket.AF_INET, socket.AF_INET6) and (family, target[:2]) not in \
+                    [(f, t[:2]) for f, t in tries]:
+                tries.append((family, target))
+        return tries
+
+    def _change_family(self, family: int) -> None:
+        """A fresh socket of the address's family in place of the unconnected one (narrated)."""
+        from narration.events import Socket
+
+        timeout = self.real.gettimeout()
+        self.real.close()
+        self.real = socket.socket(family, self.real.type)
+        self.real.settimeout(timeout)
+        self._record(Socket(self.actor.name, "AF_INET6" if family == socket.AF_INET6 else "AF_INET",
+                            "SOCK_STREAM" if self.real.type == socket.SOCK_STREAM else "SOCK_DGRAM"))
+
+    def _connect_once(self, address, *, trying: str | None) -> None:
         chosen = self.real.gettimeout()            # the program's own: given back afterwards
         self.real.settimeout(self.run.connect_timeout if chosen is None else chosen)
         try:
             self.real.connect(address)
         except OSError as error:
-            self._fail(f"connect {address_text(address)}: {describe_network_error(error)}", error,
+            more = f" (trying {trying}'s next address)" if trying else ""
+            self._fail(f"connect {address_text(address)}: {describe_network_error(error)}{more}", error,
                        peer=tuple(address[:2]))
             raise
         finally:
