@@ -10,12 +10,19 @@ The server owns the sockets and asks a ``Chat`` what to do; the answer is a list
     actions = chat.receive(who, b"/name ada")   # one whole line, without its newline
     actions = chat.leave(who, "connection reset")
 
-Every text a participant typed is made visible before it goes to anyone else (``visible``): an
-escape sequence from one student's netcat never reaches another student's terminal as a command.
+Every text a participant typed is made visible before it goes to anyone else (``relayed``): an
+escape sequence from one student's netcat never reaches another student's terminal as a command,
+an invisible, bidi or tag character arrives spelled out, and padding cannot push words onto a row of
+their own.  Names are shown honestly too (``check_name``): NFKC-normalised, one alphabet, no
+invisible letters, and none that looks like a name already here.
+
+``Allowance`` is the flood rule (IRC's): a paste goes through at once, then a steady trickle; the
+server stops reading a participant over it, so one flooder never crowds out the rest.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 
 from narration.framing import MAX_LINE, BadText, TooLong, decode_line
@@ -26,8 +33,27 @@ LOBBY = "#lobby"
 COMMANDS = "/name NAME, /list, /msg NAME TEXT, /join #ROOM, /rooms, /help, /quit"
 HELP = f"* commands: {COMMANDS}; any other line goes to everyone in your room"
 
+RELAY_LIMIT = 8192               # characters of a line as others see it (escapes included)
+FLOOD_BURST = 100                # lines a participant may send at once (a paste) ...
+FLOOD_RATE = 20.0                # ... then per second
+
 _NAME = re.compile(r"\w[\w.-]*")          # letters and digits of any script, then also . and -
 _GUEST = re.compile(r"guest-\d+", re.IGNORECASE)
+_BLANKS = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]{2,}|\t")   # padding: one space
+# Letters that draw nothing (Hangul fillers), and the invisible, bidi and tag characters that
+# narration.text's table does not spell yet; spelled like it (\u00ad, \U000e0041).
+_INVISIBLE_LETTERS = {0x115F, 0x1160, 0x3164, 0xFFA0}
+_UNSEEN = [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
+           *range(0x2060, 0x2066), 0x3164, 0xFEFF, 0xFFA0, *range(0xFFF9, 0xFFFC),
+           *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)]
+_SPELL_UNSEEN = {code: f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}" for code in _UNSEEN}
+# Letters of other alphabets that look like Latin ones (a small part of Unicode's confusables):
+# two names with the same skeleton look the same on a projector.
+_LOOKALIKE = str.maketrans({
+    **dict(zip("аеһіјӏоԛрсԁѕԝхуькмнтвгпѵ", "aehijloqpcdswxybkmhtbrnv")),   # Cyrillic
+    **dict(zip("αβεηικνορτυχω", "abenikvoptuxw")),                         # Greek
+    "ı": "i", "ɑ": "a", "ɡ": "g", "0": "o", "1": "l", "I": "l", "|": "l"})
+_SHARED_SCRIPTS = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"}   # written together, as in Japanese
 
 
 class Delivery(NamedTuple):
@@ -51,19 +77,84 @@ class Person:
         self.room = room
 
 
-def check_name(name: str, taken: set[str]) -> str:
-    """The name if it is acceptable and free, else BadText whose text is the reason to show."""
+def normal(text: str) -> str:
+    """One spelling for what looks the same (NFKC): fullwidth ａｄａ is ada, ﬁ is fi."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like, for comparing: look-alike letters made Latin, then case folded."""
+    return normal(name).translate(_LOOKALIKE).casefold().replace("rn", "m")
+
+
+def scripts(name: str) -> list[str]:
+    """The alphabets a name's letters come from, in order of first use ("LATIN", "CYRILLIC"...)."""
+    found: dict[str, None] = {}
+    for char in name:
+        if char.isalpha():
+            found[unicodedata.name(char, "UNKNOWN").split()[0]] = None
+    return list(found)
+
+
+def check_name(name: str, taken) -> str:
+    """The name (NFKC-normalised) if it is acceptable and free, else BadText whose text is the
+    reason to show.  ``taken``: the names of everyone else here."""
+    name = normal(name)
     if not name:
         raise BadText("error: /name needs a name, e.g. /name ada")
     if len(name) > NAME_LIMIT:
         raise BadText(f"error: a name has at most {NAME_LIMIT} characters")
     if not _NAME.fullmatch(name):
         raise BadText("error: a name is letters and digits, and may also use '-', '_' and '.'")
+    if any(ord(char) in _INVISIBLE_LETTERS for char in name):
+        raise BadText(f"error: a name cannot use letters that draw nothing, such as {relayed(chr(0x3164))}")
+    alphabets = [script for script in scripts(name) if script not in _SHARED_SCRIPTS]
+    if len(alphabets) > 1:
+        raise BadText(f"error: a name mixes {alphabets[0].title()} and {alphabets[1].title()} letters,"
+                      " which can look alike; use one alphabet")
     if _GUEST.fullmatch(name):
         raise BadText("error: guest-N names are handed out to newcomers; choose another")
-    if name.casefold() in taken:
-        raise BadText(f"error: the name {name} is taken; choose another")
+    for other in taken:
+        if other.casefold() == name.casefold():
+            raise BadText(f"error: the name {name} is taken; choose another")
+        if skeleton(other) == skeleton(name):
+            raise BadText(f"error: the name {name} looks like {other}, who is here; choose another")
     return name
+
+
+def relayed(text: str) -> str:
+    """A typed line as others see it: padding squeezed to one space (so no words can be pushed onto
+    a row of their own), every control, invisible, bidi or tag character spelled out; BadText if
+    that is too long to relay."""
+    shown = visible(_BLANKS.sub(" ", text)).translate(_SPELL_UNSEEN)
+    if len(shown) > RELAY_LIMIT:
+        raise BadText(f"error: line too long to relay ({len(shown)} characters once made visible;"
+                      f" the limit is {RELAY_LIMIT})")
+    return shown
+
+
+class Allowance:
+    """The flood rule as a token bucket, with no clock of its own (the caller passes ``now``):
+    FLOOD_BURST lines at once, then FLOOD_RATE a second; over it, the participant waits."""
+
+    __slots__ = ("at", "credit")
+
+    def __init__(self, now: float) -> None:
+        self.credit = float(FLOOD_BURST)
+        self.at = now
+
+    def ready(self, now: float) -> bool:
+        """Whether a line may be handled now."""
+        self.credit = min(float(FLOOD_BURST), self.credit + (now - self.at) * FLOOD_RATE)
+        self.at = now
+        return self.credit >= 1.0 - 1e-9       # at ready_at() exactly, whatever the rounding
+
+    def spend(self) -> None:
+        self.credit -= 1.0
+
+    def ready_at(self) -> float:
+        """When ``ready`` will next say yes."""
+        return self.at + max(0.0, 1.0 - self.credit) / FLOOD_RATE
 
 
 def check_room(room: str) -> str:
@@ -101,7 +192,7 @@ class Chat:
         return self.people[who].name
 
     def find(self, name: str) -> int | None:
-        wanted = name.casefold()
+        wanted = normal(name).casefold()
         return next((who for who, person in self.people.items() if person.name.casefold() == wanted), None)
 
     def others_in_room(self, who: int) -> tuple[int, ...]:
@@ -136,7 +227,7 @@ class Chat:
             "/join": self._join_room, "/rooms": self._list_rooms, "/help": self._help, "/quit": self._quit,
         }.get(command)
         if handler is None:
-            return [Delivery((who,), f"* unknown command {visible(command)}; {HELP[2:]}")]
+            return [Delivery((who,), f"* unknown command {relayed(command[:NAME_LIMIT])}; {HELP[2:]}")]
         try:
             return handler(who, rest)
         except BadText as problem:
@@ -154,14 +245,14 @@ class Chat:
         others = self.others_in_room(who)
         if not others:
             return [Delivery((who,), f"* nobody else is in {self.people[who].room} to hear that")]
-        return [Delivery(others, f"{self.name(who)}: {visible(text)}")]
+        return [Delivery(others, f"{self.name(who)}: {relayed(text)}")]
 
     def _rename(self, who: int, wanted: str) -> list:
         old = self.name(who)
-        if wanted == old:
+        if normal(wanted) == old:
             return [Delivery((who,), f"* you are already {old}")]
-        taken = {person.name.casefold() for member, person in self.people.items() if member != who}
-        self.people[who].name = check_name(wanted, taken)
+        wanted = check_name(wanted, [person.name for member, person in self.people.items() if member != who])
+        self.people[who].name = wanted
         return [Delivery((who,), f"* you are now {wanted}"),
                 Delivery(self.others_in_room(who), f"* {old} is now {wanted}")]
 
@@ -176,10 +267,10 @@ class Chat:
             raise BadText("error: usage: /msg NAME TEXT")
         to = self.find(target)
         if to is None:
-            raise BadText(f"error: nobody here is called {visible(target)} (/list shows who is here)")
+            raise BadText(f"error: nobody here is called {relayed(target[:NAME_LIMIT])} (/list shows who is here)")
         if to == who:
             raise BadText("error: that is you; /msg someone else")
-        return [Delivery((to,), f"[dm] {self.name(who)}: {visible(text.strip())}")]
+        return [Delivery((to,), f"[dm] {self.name(who)}: {relayed(text.strip())}")]
 
     def _join_room(self, who: int, wanted: str) -> list:
         room = check_room(wanted)

@@ -23,9 +23,9 @@ from contextlib import suppress
 from selectors import EVENT_READ, EVENT_WRITE
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
-from modes._chat_rules import Chat, HangUp
+from modes._chat_rules import Allowance, Chat, HangUp
 from narration.errors import Stopped
-from narration.framing import RULE, LineBuffer, reply_line
+from narration.framing import RULE, LineBuffer, TooLong, reply_line
 from narration.scene import Joins, Scene, Types
 from narration.text import address_text
 
@@ -33,14 +33,24 @@ SUMMARY = "everyone who connects talks to everyone else: names, /msg, #rooms; ne
 SCRIPT = ("/name alice", "hi all", "/quit")      # alice's lines
 MAX_CLIENTS = 250          # a whole class; the next one is told the chat is full
 OUTBOX_LIMIT = 1 << 20     # bytes waiting for one client that is not reading: then it is dropped
+OUTBOX_TOTAL = 64 << 20    # bytes waiting for everyone together: in a big room each has a share
 BACKLOG = 256              # connections the kernel holds while a class joins at once
 BUFSIZE = 64 * 1024
-SEND_EARLY = 20_000        # lines queued within one loop turn that are sent before reading on
+TURN_BYTES = 64 * 1024     # bytes of lines handled in one turn, before the kernel takes them
 PAUSE_ENDS_LINE = 0.05     # seconds: bytes with no newline, then this much quiet, are one line
 
 
 def is_quit(line: str) -> bool:
     return line.strip().lower() == "/quit"
+
+
+def lost(error: OSError) -> str:
+    """Why a connection ended, in a few words for the room: any error ends that connection only."""
+    if isinstance(error, ConnectionResetError):
+        return "connection reset"
+    if isinstance(error, TimeoutError):
+        return "connection timed out"            # a laptop that left the network, data in flight
+    return "connection lost"
 
 
 # -- the server ---------------------------------------------------------------------------------
@@ -74,15 +84,17 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
                 if mask & EVENT_READ and not client.gone:
                     try:
                         data = client.conn.recv(BUFSIZE)  # never blocks: select said it is ready
-                    except ConnectionError:
-                        clients.drop(client, "connection reset")
+                    except BlockingIOError:
+                        data = None
+                    except OSError as error:      # reset, timed out, unreachable: this one only
+                        clients.drop(client, lost(error))
                         continue
-                    clients.received(client, data)
-                    if clients.queued >= SEND_EARLY:      # a flood: let lines out while reading on
-                        clients.send_queued()
+                    if data is not None:
+                        clients.received(client, data)
                 if mask & EVENT_WRITE:                    # the kernel has room again
                     clients.unsent[client] = None
             clients.end_paused_lines()     # a textbook client sent no newline, then stopped
+            clients.take_turns()           # one line from each client with lines waiting
             clients.send_queued()
     finally:
         clients.close_all()
@@ -93,20 +105,29 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
 class Client:
     """The server's state for one connection."""
 
-    __slots__ = ("conn", "gone", "hanging_up", "lines", "outbox", "who", "writing")
+    __slots__ = ("allowance", "conn", "ended", "gone", "hanging_up", "lines", "outbox", "unread",
+                 "watching", "who")
 
-    def __init__(self, who: int, conn) -> None:
+    def __init__(self, who: int, conn, now: float) -> None:
         self.who = who
         self.conn = conn
+        self.unread = bytearray()        # received, not handled yet: no more is read meanwhile
         self.lines = LineBuffer()        # bytes of a line still waiting for its newline
+        self.allowance = Allowance(now)  # the flood rule: lines it may send now
         self.outbox = bytearray()        # lines for this client the kernel has not taken yet
+        self.ended = False               # recv returned b'': its last lines are still handled
         self.hanging_up = False          # typed /quit: close once the outbox is empty
-        self.writing = False             # registered for EVENT_WRITE (the kernel was full)
+        self.watching = 0                # what select() watches for it: EVENT_READ, EVENT_WRITE
         self.gone = False
 
 
 class Clients:
-    """The server's bookkeeping: who is connected, their outboxes, and the chat rules."""
+    """The server's bookkeeping: who is connected, what they sent and are owed, and the chat rules.
+
+    Memory is bounded by design: a client is read only once what it sent has been handled (one line
+    per turn each, round robin, within its flood allowance), and a client owed more than its share
+    of OUTBOX_TOTAL is dropped before another line is copied for it.
+    """
 
     def __init__(self, me, chat: Chat, max_clients: int, outbox_limit: int, pause: float) -> None:
         self.me = me
@@ -115,10 +136,13 @@ class Clients:
         self.chat = chat
         self.max_clients = max_clients
         self.outbox_limit = outbox_limit
+        self.share = outbox_limit                 # what one client may be owed, with this many here
         self.selector = me.selector()             # selectors' own, narrated: the run sees it wait
         self.by_who: dict[int, Client] = {}
+        self.talking: dict[Client, None] = {}     # clients with lines to handle, in turn order
         self.unsent: dict[Client, None] = {}      # clients with new output, in the order it came
-        self.queued = 0                           # lines queued since the last send_queued()
+        self.overfull: dict[Client, None] = {}    # clients owed more than their share: to drop
+        self.turn_bytes = 0                       # bytes of lines handled in this turn so far
 
     def admit(self, conn, client_address) -> None:
         if len(self.by_who) >= self.max_clients:
@@ -128,28 +152,60 @@ class Clients:
             conn.close()
             return
         who, actions = self.chat.join()
-        client = Client(who, conn)
+        client = Client(who, conn, time.monotonic())
         self.by_who[who] = client
-        self.selector.register(conn, EVENT_READ, client)
+        self.reshare()
+        self.watch(client)
         self.apply(actions)
 
     def received(self, client: Client, data: bytes) -> None:
-        messages = client.lines.feed(data) if data else client.lines.flush()
         self.unfinished.pop(client, None)
-        if client.lines.pending:                   # part of a line: it waits for its end, or a pause
-            self.unfinished[client] = time.monotonic() + self.pause
-        for message in messages:                   # whole lines only
-            if client.hanging_up:
-                return
-            self.apply(self.chat.receive(client.who, message))
-        if not data and not client.gone:           # b'': the client closed its side
-            self.drop(client, "" if client.hanging_up else "connection closed")
+        if client.hanging_up:                      # after /quit: nothing more counts
+            if not data:
+                self.drop(client, "")
+            return
+        client.unread += data
+        client.ended = not data                    # b'': the client closed its side
+        self.talking[client] = None
+        self.watch(client)                         # not read again until this is handled
+
+    def take_turns(self) -> None:
+        """Round robin: each client with lines waiting has one handled, until this turn's bytes are
+        spent; a client over its flood allowance waits (unread, so TCP holds its flood back)."""
+        now = time.monotonic()
+        self.turn_bytes = 0
+        for client in list(self.talking):
+            if self.turn_bytes >= TURN_BYTES:
+                break                              # the rest go first next turn
+            whole_line = b"\n" in client.unread
+            if client.gone or (whole_line and not client.allowance.ready(now)):
+                continue
+            del self.talking[client]
+            if whole_line:
+                message = client.lines.take(client.unread)
+                client.allowance.spend()
+                self.apply(self.chat.receive(client.who, message))
+                if not client.gone and not client.hanging_up:
+                    self.talking[client] = None    # to the back of the queue
+                continue
+            client.lines.take(client.unread)       # no newline: the rest joins the unfinished line
+            if client.ended:                       # all handled: a last line with no newline counts
+                for message in client.lines.flush():
+                    self.apply(self.chat.receive(client.who, message))
+                if not client.gone:
+                    self.drop(client, "" if client.hanging_up else "connection closed")
+                continue
+            if client.lines.pending:               # part of a line: it waits for its end, or a pause
+                self.unfinished[client] = now + self.pause
+            self.watch(client)                     # all handled: read it again
 
     def wait_at_most(self) -> float | None:
-        """select()'s timeout: until the next unfinished line's pause is over, or no limit."""
-        if not self.unfinished:
+        """select()'s timeout: until a waiting client may go on, or an unfinished line's pause is
+        over; no limit when nothing waits."""
+        deadlines = [*self.unfinished.values(), *(client.allowance.ready_at() for client in self.talking)]
+        if not deadlines:
             return None
-        return max(0.0, min(self.unfinished.values()) - time.monotonic())
+        return max(0.0, min(deadlines) - time.monotonic())
 
     def end_paused_lines(self) -> None:
         """The framing rule's second half: bytes with no newline, then a pause, are one line."""
@@ -166,18 +222,28 @@ class Clients:
             if isinstance(action, HangUp):
                 client = self.by_who[action.who]
                 client.hanging_up = True
+                client.unread.clear()              # nothing after /quit counts
+                self.talking.pop(client, None)
                 self.unsent[client] = None
                 continue
-            line, by_who, unsent = reply_line(action.text), self.by_who, self.unsent
+            line, by_who, unsent, limit = reply_line(action.text), self.by_who, self.unsent, self.share
+            size = len(line)
+            self.turn_bytes += size
             for who in action.to:                  # the hot loop: a line for each of 200 people
                 client = by_who[who]
+                if len(client.outbox) + size > limit:
+                    self.overfull[client] = None   # checked before copying: dropped below
+                    continue
                 client.outbox += line
                 unsent[client] = None
-            self.queued += len(action.to)
+        while self.overfull:
+            client = next(iter(self.overfull))
+            del self.overfull[client]
+            if not client.gone:
+                self.drop(client, f"not reading: {len(client.outbox)} bytes were waiting for it")
 
     def send_queued(self) -> None:
         """Each client with lines waiting gets them in one send(): as much as the kernel takes."""
-        self.queued = 0
         while self.unsent:
             batch = list(self.unsent)
             self.unsent.clear()
@@ -189,22 +255,31 @@ class Clients:
                         sent = client.conn.send(client.outbox)
                     except BlockingIOError:        # the kernel's buffer for it is full
                         sent = 0
-                    except ConnectionError:
-                        self.drop(client, "connection lost")
+                    except OSError as error:       # reset, timed out, unreachable: this one only
+                        self.drop(client, lost(error))
                         continue
                     del client.outbox[:sent]
-                if len(client.outbox) > self.outbox_limit:
-                    self.drop(client, f"not reading: {len(client.outbox)} bytes were waiting for it")
-                elif client.hanging_up and not client.outbox:
+                if client.hanging_up and not client.outbox:
                     self.close(client)             # after /quit: everything owed has gone out
                 else:
-                    self.watch_writable(client, bool(client.outbox))
+                    self.watch(client)
 
-    def watch_writable(self, client: Client, wanted: bool) -> None:
-        """Ask select() to say when the kernel has room again, only while something waits."""
-        if wanted != client.writing:
-            self.selector.modify(client.conn, EVENT_READ | EVENT_WRITE if wanted else EVENT_READ, client)
-            client.writing = wanted
+    def watch(self, client: Client) -> None:
+        """Ask select() about a client's socket: readable only once all it sent is handled (so one
+        client's flood waits in its own TCP buffers), writable only while something waits for it."""
+        wanted = (0 if client.unread or client.ended else EVENT_READ) | (EVENT_WRITE if client.outbox else 0)
+        if wanted == client.watching:
+            return
+        if not client.watching:
+            self.selector.register(client.conn, wanted, client)
+        elif not wanted:
+            self.selector.unregister(client.conn)
+        else:
+            self.selector.modify(client.conn, wanted, client)
+        client.watching = wanted
+
+    def reshare(self) -> None:
+        self.share = max(1, min(self.outbox_limit, OUTBOX_TOTAL // max(1, len(self.by_who))))
 
     def drop(self, client: Client, reason: str) -> None:
         """The client is gone (closed, reset, too slow): close it, and tell its room."""
@@ -219,8 +294,11 @@ class Clients:
             return
         client.gone = True
         self.unfinished.pop(client, None)
+        self.talking.pop(client, None)
         del self.by_who[client.who]
-        self.selector.unregister(client.conn)
+        self.reshare()
+        if client.watching:
+            self.selector.unregister(client.conn)
         client.conn.close()
 
     def close_all(self) -> None:

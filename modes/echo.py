@@ -18,6 +18,7 @@ from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, r
 
 SUMMARY = "the client sends lines; the server echoes each one with the client's address"
 SCRIPT = ("hello", "sockets are fun", "quit")
+BACKLOG = 256      # connections the kernel queues before accept(): a whole class at once
 QUIT_WORDS = ("quit", "/quit")
 BUFSIZE = 1024
 
@@ -38,7 +39,7 @@ def server(me, address, ready) -> None:
     listener = me.socket()                              # socket(AF_INET, SOCK_STREAM)
     listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)    # restart at once on the same port
     listener.bind(address)                              # port 0: the OS picks a free port
-    listener.listen()
+    listener.listen(BACKLOG)
     ready.set(listener.getsockname())                   # clients may connect from now on
     me.note(f"framing: {RULE}")
     while True:

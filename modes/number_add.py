@@ -9,7 +9,8 @@
       |  "Client of Cy: 250\\n"  ------------>  |  250 is outside 1..100:
       |  <--  "... server is closing\\n"         |  reply, close, stop listening
 
-One number per connection, as in the seed.  A number outside 1..100 shuts the server down.
+One number per connection, as in the seed.  A number outside 1..100 shuts the server down, unless
+the teacher keeps it up for a class (``keep_serving``): then that number is answered like any other.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, r
 
 SUMMARY = "each client sends 'Client of NAME: N'; the server adds its number 42 and replies"
 SCRIPT = ("Client of Ada: 7", "Client of Bob: seven", "Client of Cy: 250")
+BACKLOG = 256      # connections the kernel queues before accept(): a whole class at once
 SERVER_NAME = "Server of Demo"
 SERVER_NUMBER = 42
 LOWEST, HIGHEST = 1, 100
@@ -46,11 +48,15 @@ def parse_client_message(text: str) -> tuple[str, int]:
     return match["name"].strip(), int(match["number"])
 
 
-def answer(text: str, server_name: str = SERVER_NAME, server_number: int = SERVER_NUMBER) -> Answer:
-    """The server's whole rule, with no socket: parse, add, and decide whether to go on."""
+def answer(text: str, server_name: str = SERVER_NAME, server_number: int = SERVER_NUMBER, *,
+           keep_serving: bool = False) -> Answer:
+    """The server's whole rule, with no socket: parse, add, and decide whether to go on (out of
+    range, the seed's server closes; one that ``keep_serving`` says so and carries on)."""
     name, number = parse_client_message(text)
     combined = server_number + number
     reply = f"{server_name}: {server_number}; Client of {name}: {number}; Combined: {combined}"
+    if not LOWEST <= number <= HIGHEST and keep_serving:
+        return Answer(f"{reply}; {number} is outside {LOWEST}..{HIGHEST} (the server keeps serving)")
     if not LOWEST <= number <= HIGHEST:
         return Answer(f"{reply}; {number} is outside {LOWEST}..{HIGHEST}, so the server is closing",
                       keep_serving=False)
@@ -62,20 +68,21 @@ def as_message(line: str, name: str = CLIENT_NAME) -> str:
     return f"Client of {name}: {line.strip()}" if line.strip().lstrip("+-").isdigit() else line
 
 
-def server(me, address, ready) -> None:
+def server(me, address, ready, *, keep_serving: bool = False) -> None:
+    """``keep_serving``: a number out of range is answered instead of closing the server."""
     listener = me.socket()
     listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     listener.bind(address)
-    listener.listen()
+    listener.listen(BACKLOG)
     ready.set(listener.getsockname())
     me.note(f"framing: {RULE}")
     me.say(f"{SERVER_NAME} is ready; its number is {SERVER_NUMBER}")
     while True:
         conn, _ = listener.accept()                  # ends once the listener is closed
-        me.start(serve_one_number, me, conn, listener)
+        me.start(serve_one_number, me, conn, listener, keep_serving)
 
 
-def serve_one_number(me, conn, listener) -> None:
+def serve_one_number(me, conn, listener, keep_serving: bool = False) -> None:
     """One message, one reply, then close (as in the seed); out of range closes the server."""
     with conn:
         message = recv_line(conn, LineBuffer())
@@ -84,7 +91,7 @@ def serve_one_number(me, conn, listener) -> None:
             return
         try:
             text = decode_line(message)
-            result = answer(text)
+            result = answer(text, keep_serving=keep_serving)
         except BadText as problem:
             conn.sendall(reply_line(str(problem)))
             return

@@ -15,7 +15,6 @@ message arrived first.  (The scripted clients take turns, SCENE below, so every 
 """
 from __future__ import annotations
 
-from contextlib import suppress
 from socket import SO_REUSEADDR, SOL_SOCKET
 
 from narration.errors import PeerClosed
@@ -26,6 +25,7 @@ from narration.text import visible
 
 SUMMARY = "two clients send one message each; the server says whose arrived first"
 SCRIPT = ("I connected first",)                      # client X's message
+BACKLOG = 256      # connections the kernel queues before accept(): a whole class at once
 SESSION_OVER = "the session is over"                 # ends the server's reply when a partner leaves
 
 
@@ -46,7 +46,7 @@ def server(me, address, ready) -> None:
     listener = me.socket()                              # socket(AF_INET, SOCK_STREAM)
     listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)    # restart at once on the same port
     listener.bind(address)
-    listener.listen()
+    listener.listen(BACKLOG)
     ready.set(listener.getsockname())
     me.note(f"framing: {RULE}")
     inbox = me.mailbox()
@@ -63,8 +63,7 @@ def server(me, address, ready) -> None:
 def compare_arrivals(me, pair) -> None:
     """The seed's steps 3 to 5: confirm both, hear one message from each, tell both the order."""
     for client in pair.clients:                         # only now, with both here, may they send
-        with suppress(ConnectionError):                 # one who vanished: its reader reports it
-            client.conn.sendall(reply_line(confirmation(client.name)))
+        tell(client, confirmation(client.name))         # one who vanished: its reader reports it
     me.say("Waiting to receive messages from client X and client Y....")
     arrivals: list[tuple[str, str]] = []                # (name, message), in order of arrival
     while len(arrivals) < 2:
@@ -90,8 +89,7 @@ def compare_arrivals(me, pair) -> None:
             me.note(arrival_note(client.name))
     result = received_before(*arrivals)
     for client in pair.clients:
-        with suppress(ConnectionError):
-            client.conn.sendall(reply_line(result))
+        tell(client, result)
 
 
 def client(me, address, lines) -> None:

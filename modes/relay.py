@@ -20,7 +20,6 @@ and sees each "Bye" on its own.
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from narration.errors import PeerClosed
@@ -31,6 +30,7 @@ from narration.text import visible
 
 SUMMARY = "two clients chat through the server, which relays every line to both; 'Bye' ends it"
 SCRIPT = ("Hi Y, can you hear me?", "Bye")           # client X's lines
+BACKLOG = 256      # connections the kernel queues before accept(): a whole class at once
 CHAT_OVER = "The chat is over."
 
 
@@ -48,7 +48,7 @@ def server(me, address, ready) -> None:
     listener = me.socket()                              # socket(AF_INET, SOCK_STREAM)
     listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)    # restart at once on the same port
     listener.bind(address)
-    listener.listen()
+    listener.listen(BACKLOG)
     ready.set(listener.getsockname())
     me.note(f"framing: {RULE}")
     inbox = me.mailbox()
@@ -66,8 +66,7 @@ def server(me, address, ready) -> None:
 def relay_chat(me, pair) -> None:
     """The seed's extra credit: every line from either client goes to both, until a "Bye"."""
     for client in pair.clients:                         # only now, with both here, may they send
-        with suppress(ConnectionError):                 # one who vanished: its reader reports it
-            client.conn.sendall(reply_line(confirmation(client.name)))
+        tell(client, confirmation(client.name))         # one who vanished: its reader reports it
     me.say("Waiting to receive messages from client X and client Y....")
     me.note("each line goes to both, labelled with its sender; 'Bye' ends it")
     while True:
@@ -82,8 +81,7 @@ def relay_chat(me, pair) -> None:
             tell(sender, str(problem))                  # only the sender hears about its mistake
             continue
         for client in pair.clients:                     # the sender too: it sees what went through
-            with suppress(ConnectionError):
-                client.conn.sendall(reply_line(labelled(sender.name, text)))
+            tell(client, labelled(sender.name, text))
         if is_bye(text):
             me.say(f"Client {sender.name} said Bye: the chat is over")
             return

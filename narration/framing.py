@@ -66,6 +66,19 @@ class LineBuffer:
             messages.extend(self.flush())
         return messages
 
+    def take(self, unread: bytearray) -> bytes | TooLong | None:
+        """The first whole line in ``unread`` (its bytes removed from it), or None when it holds no
+        newline (then all its bytes join the unfinished line).  One line at a time, for a server
+        that takes turns between peers: what waits is raw bytes, never a list of small lines."""
+        newline = unread.find(b"\n")
+        if newline < 0:
+            self._take(bytes(unread))
+            unread.clear()
+            return None
+        self._take(bytes(unread[:newline]))
+        del unread[:newline + 1]               # cheap: a bytearray drops its head in place
+        return self._finish()
+
     def flush(self) -> list[bytes | TooLong]:
         """The unfinished line as a message (the peer paused or closed), or nothing."""
         return [self._finish()] if self.pending else []

@@ -18,13 +18,24 @@ reader only reads, and its last act is to report its client gone.  So the host a
   full, and close it;
 - a client who leaves mid-session: the mode's session decides (``next_message`` returns None).
 
+No client can stall the others (a classroom has hostile students):
+
+- the host never waits for a slow reader: a client's ``sendall`` may wait only a moment
+  (``SO_SNDTIMEO``), so one whose kernel buffers are full (it has stopped reading) fails at once
+  and is hung up on (``tell``), while everyone else is served;
+- the inbox is bounded: a reader puts at most ``INBOX_LINES`` of its client's lines there before
+  the host has taken them, then waits, and what a client pastes waits in TCP's buffers, not ours;
+- any error on one connection (every ``OSError``: reset, timed out, unreachable) ends that one.
+
 Readiness, turns and shutdown are signals (the inbox, ``shutdown()`` waking a blocked ``recv``),
 never sleeps.
 """
 from __future__ import annotations
 
+import struct
 import threading
-from socket import SHUT_RDWR
+from contextlib import suppress
+from socket import SHUT_RDWR, SO_SNDTIMEO, SOL_SOCKET
 from typing import NamedTuple
 
 from narration.errors import Stopped
@@ -34,6 +45,9 @@ from narration.text import address_text
 NAMES = ("X", "Y")                   # the first connection is client X, the second client Y
 ORDINALS = ("first", "second")
 BUFSIZE = 1024
+INBOX_LINES = 16                     # one client's lines the host has not taken yet: then its reader waits
+SEND_GRACE = struct.pack("ll", 0, 1000)   # SO_SNDTIMEO, 1 ms: how long a sendall waits for a full buffer
+STEP = 0.2                           # seconds: how often a waiting reader looks whether the run stops
 SESSION_FULL = "error: the session is full (two clients are talking); try again later"
 NOT_YET = "error: please wait: the server confirms you once a second client has connected"
 CLOSING = "the acceptor has stopped"  # the acceptor's last item: the host ends too
@@ -50,6 +64,9 @@ class Client:
         self.address = address
         self.reader: threading.Thread | None = None   # the thread that reads its lines
         self.gone = False                        # its reader has reported the end of its stream
+        self.unheard = 0                         # its lines in the inbox that the host has not taken
+        self.heard = threading.Condition()       # the host took one: a waiting reader may go on
+        never_wait(conn)
 
 
 class Arrived(NamedTuple):
@@ -76,16 +93,45 @@ def confirmation(name: str) -> str:
     return f"Client {name} has connected."
 
 
+def never_wait(conn) -> None:
+    """A sendall on ``conn`` waits at most SEND_GRACE for room in the kernel's buffer, then fails
+    (BlockingIOError): the host never waits for a client that stopped reading.  Set on the real
+    socket: the narration has no words for SO_SNDTIMEO yet."""
+    conn.real.setsockopt(SOL_SOCKET, SO_SNDTIMEO, SEND_GRACE)
+
+
 def listen_to(me, client: Client, inbox) -> None:
     """A client's reader thread (the seed's one thread per client): whole lines to the host."""
     lines = LineBuffer()
     try:
         while (message := recv_line(client.conn, lines, BUFSIZE)) is not None:
+            wait_for_room(me, client)
             inbox.put(me, Heard(client, message))
-    except ConnectionError:
-        pass                                 # narrated where it happened; to the host: gone
+    except OSError:
+        pass                                 # reset, timed out, unreachable: to the host, gone
     finally:
         inbox.put(me, Heard(client, None))   # always the reader's last word
+
+
+def wait_for_room(me, client: Client) -> None:
+    """The bounded inbox: a reader waits while INBOX_LINES of its client's lines are untaken."""
+    with client.heard:
+        with me.run.waiting(lambda: client.unheard < INBOX_LINES):
+            while client.unheard >= INBOX_LINES:
+                if me.run.stopping.is_set():
+                    raise Stopped
+                client.heard.wait(STEP)
+        client.unheard += 1
+
+
+def take(me, inbox):
+    """The host's next item from the inbox; a line taken makes room for its reader."""
+    item = inbox.get(me, timeout=None)
+    if isinstance(item, Heard) and item.message is not None:
+        with item.client.heard:
+            item.client.unheard -= 1
+            item.client.heard.notify()
+    return item
 
 
 class Pair:
@@ -105,7 +151,7 @@ class Pair:
         Meanwhile a newcomer is told the session is full; the acceptor stopping raises Stopped.
         """
         while True:
-            item = self.inbox.get(self.me, timeout=None)
+            item = take(self.me, self.inbox)
             if item is CLOSING:
                 raise Stopped
             if isinstance(item, Arrived):
@@ -131,7 +177,7 @@ def gather_pair(me, inbox) -> Pair:
     """Accepted connections become client X, then client Y; one who leaves meanwhile is replaced."""
     waiting: list[Client] = []
     while len(waiting) < 2:
-        item = inbox.get(me, timeout=None)
+        item = take(me, inbox)
         if item is CLOSING:
             for client in waiting:
                 shut_and_close(me, client)
@@ -181,16 +227,17 @@ def shut_and_close(me, client: Client) -> None:
 def turn_away(me, arrival: Arrived) -> None:
     """A third client while two are talking: one clear line, then close."""
     me.say(f"A client from {address_text(arrival.address)} was turned away: the session is full")
-    try:
+    never_wait(arrival.conn)
+    with suppress(OSError):                  # it left already, or never reads: nothing more to do
         arrival.conn.sendall(reply_line(SESSION_FULL))
-    except ConnectionError:
-        pass                                 # it left already; nothing more to tell it
     arrival.conn.close()
 
 
 def tell(client: Client, text: str) -> None:
-    """One reply line in one sendall; a client that has vanished is reported by its reader."""
+    """One reply line in one sendall, which never waits for a slow reader: a client whose buffers
+    are full (it stopped reading), or whose connection failed, is hung up on, and its reader then
+    reports it gone, as for any client that leaves."""
     try:
         client.conn.sendall(reply_line(text))
-    except ConnectionError:
-        pass
+    except OSError:
+        client.conn.shutdown(SHUT_RDWR)      # wakes its reader: recv returns b''

@@ -268,18 +268,20 @@ def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(chat_serve
     _, address = chat_server(outbox_limit=64 * 1024)
     watcher = Peer(address)
     stuck = Peer(address, receive_buffer=4096)     # connects, then never reads again
-    talker = Peer(address)
-    watcher.until("guest-3 joined")
-    line = "y" * 60_000
-    for count in range(1000):                      # bounded: ~60 MB at most; a few MB suffice
+    talkers = [Peer(address) for _ in range(8)]    # each within its flood allowance (100 at once)
+    watcher.until("guest-10 joined")
+    line = "y" * 8000                              # about the longest line the chat relays
+    for count in range(800):                       # bounded: ~6 MB at most; a few MB suffice
+        talker = talkers[count % len(talkers)]
         talker.send(line + "\n")
         heard = watcher.line()
         if heard.startswith("* guest-2 left"):
             break
-        assert heard == f"guest-3: {line}"         # the talker's lines kept flowing meanwhile
+        assert heard == f"guest-{count % len(talkers) + 3}: {line}"   # the lines kept flowing meanwhile
     assert heard.startswith("* guest-2 left (not reading:")
     talker.send("after\n")
-    assert set(watcher.until("after")) == {f"guest-3: {line}", "guest-3: after"}   # one may be in flight
+    assert set(watcher.until("after")) <= {f"guest-{n}: {line}" for n in range(3, 11)} | {
+        f"guest-{count % len(talkers) + 3}: after"}                   # one may be in flight
     stuck.close()
 
 

@@ -5,7 +5,7 @@ import socket
 
 from conftest import recv_line, run_mode, said, same_run, shown
 
-from modes.echo import echo_reply, is_quit
+from modes.echo import BACKLOG, echo_reply, is_quit
 from narration.events import Bind, Listen, SetOption, Socket
 
 
@@ -19,7 +19,7 @@ def test_the_scripted_run_shows_every_socket_call_in_order():
     run = run_mode("echo")
     events = shown(run)
     assert events[:4] == [Socket("server", "AF_INET", "SOCK_STREAM"), SetOption("server", "SO_REUSEADDR", 1),
-                          Bind("server", ("127.0.0.1", 0), events[2].local), Listen("server", 16, events[2].local)]
+                          Bind("server", ("127.0.0.1", 0), events[2].local), Listen("server", BACKLOG, events[2].local)]
     server_calls = [e.call for e in events if e.actor == "server" and e.call not in ("say", "note")]
     client_calls = [e.call for e in events if e.actor == "client" and e.call not in ("say", "note")]
     assert server_calls == ["socket", "setsockopt", "bind", "listen", "accept",
