@@ -14,6 +14,12 @@ and a textbook client's single ``recv(1024)`` gets all of it.
 
 ``LineBuffer`` is the stateful splitter; it never holds more than ``limit`` bytes of a line, so a
 peer that pastes megabytes without a newline costs bounded memory.
+
+Telnet clients (Windows telnet, PuTTY in telnet mode) open with option negotiation, bytes that
+start with IAC (255), and Windows telnet sends every key as it is typed.  A connection whose first
+byte is IAC is read as telnet (``Telnet``): negotiation is taken out of the stream, a backspace
+takes back the character before it, Enter (CR LF, CR NUL or a lone CR) ends the line, and the
+pause rule is off, since a person typing key by key pauses between keys.
 """
 from __future__ import annotations
 
@@ -32,10 +38,61 @@ class TooLong:
     size: int
 
 
+IAC, SE, SB, WILL, DONT = 255, 240, 250, 251, 254
+BACKSPACES = {0x08, 0x7F}
+
+
+class Telnet:
+    """The telnet side of a stream, taken out: ``clean(data)`` returns what the person typed, with
+    negotiation removed, backspaces applied to ``line`` (the unfinished line so far), and every
+    Enter as one ``\n``.  Stateful, since a negotiation can be split across two recv() calls."""
+
+    def __init__(self) -> None:
+        self._state = "data"
+        self._after_cr = False
+
+    def clean(self, data: bytes, line: bytearray) -> bytes:
+        out = bytearray()
+        for byte in data:
+            state = self._state
+            if state == "data":
+                if byte == IAC:
+                    self._state = "iac"
+                elif self._after_cr and byte in (0x00, 0x0A):
+                    self._after_cr = False             # CR NUL or CR LF: the \n is already out
+                elif byte == 0x0D:
+                    out.append(0x0A)
+                    self._after_cr = True
+                elif byte in BACKSPACES:
+                    self._after_cr = False
+                    if out:
+                        del out[-1]
+                    elif line:
+                        del line[-1]
+                else:
+                    self._after_cr = False
+                    out.append(byte)
+            elif state == "iac":
+                if byte == IAC:
+                    out.append(IAC)                    # IAC IAC: a real 255
+                    self._state = "data"
+                else:
+                    self._state = ("option" if WILL <= byte <= DONT else "sb" if byte == SB else "data")
+            elif state == "option":
+                self._state = "data"                   # the option byte of WILL/WONT/DO/DONT
+            elif state == "sb":
+                self._state = "sb-iac" if byte == IAC else "sb"
+            else:                                      # "sb-iac": IAC SE ends a subnegotiation
+                self._state = "data" if byte == SE else "sb"
+        return bytes(out)
+
+
 class LineBuffer:
     """Split a byte stream into lines.  Feed it whatever ``recv`` returned, in order."""
 
     def __init__(self, limit: int = MAX_LINE) -> None:
+        self.telnet: Telnet | None = None   # set when the stream opens with telnet negotiation
+        self._first = True
         self.limit = limit
         self._partial = bytearray()
         self._dropping = 0          # >0 while skipping the rest of an over-long line
@@ -52,6 +109,7 @@ class LineBuffer:
         ``quiet`` is asked, only when an unfinished line is left over, whether the peer has paused;
         if it has, the leftover is a message too (a textbook client that sends no newline).
         """
+        data = self.typed(data)
         messages: list[bytes | TooLong] = []
         start = 0
         while True:
@@ -62,9 +120,22 @@ class LineBuffer:
             self._take(data[start:newline])
             messages.append(self._finish())
             start = newline + 1
-        if self.pending and quiet is not None and quiet():
+        if self.pending and quiet is not None and self.telnet is None and quiet():
             messages.extend(self.flush())
         return messages
+
+    @property
+    def waits_for_newline(self) -> bool:
+        """True when a pause does not end a line (a telnet user types key by key)."""
+        return self.telnet is not None
+
+    def typed(self, data: bytes) -> bytes:
+        """``data`` as typed: telnet negotiation and editing taken out, if the stream is telnet."""
+        if self._first and data:
+            self._first = False
+            if data[0] == IAC:
+                self.telnet = Telnet()
+        return self.telnet.clean(data, self._partial) if self.telnet is not None else data
 
     def take(self, unread: bytearray) -> bytes | TooLong | None:
         """The first whole line in ``unread`` (its bytes removed from it), or None when it holds no

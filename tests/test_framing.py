@@ -85,3 +85,18 @@ def test_decode_line_raises_nothing_but_BadText(raw):
         assert isinstance(decode_line(raw), str)
     except BadText:
         pass
+
+
+def test_a_telnet_stream_is_read_as_typed():
+    lines = LineBuffer()
+    assert lines.feed(b"\xff\xfd\x01\xff\xfb\x18\xff\xfa\x18\x00VT100\xff\xf0") == []
+    assert lines.waits_for_newline                       # telnet: a pause between keys ends nothing
+    typed = [message for key in b"helo\x08lo\r\n" for message in lines.feed(bytes([key]), quiet=lambda: True)]
+    assert typed == [b"hello"]
+    assert lines.feed(b"a\xff\xffb\r\x00x\ry\r\n") == [b"a\xffb", b"x", b"y"]
+
+
+def test_a_stream_that_does_not_open_with_iac_is_not_telnet():
+    lines = LineBuffer()
+    assert lines.feed(b"plain\x08text\n") == [b"plain\x08text"]
+    assert not lines.waits_for_newline
