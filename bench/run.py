@@ -7,7 +7,8 @@ What it measures (benchmarks, not timed tests):
 - each scripted mode's whole process, as a ratio to the floor program (bench/startup.py);
 - chat at classroom load and in a burst, against `ncat --chat` in the same run (bench/chat_load.py),
   and the classroom load on the server role a teacher runs, with its live view;
-- regenerating every screenshot (bench/screenshots.py).
+- regenerating every screenshot (bench/screenshots.py);
+- hostile load: one misbehaving peer or a crowd, then an ordinary client (bench/hostile.py).
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def main() -> int:
         results.append(section("Screenshots: regenerating images/", screenshots.measure))
     except ImportError as error:
         results.append(("Screenshots: regenerating images/", {"error": f"not available: {error}"}))
+
+    import hostile
+    results.append(section("Hostile load: one misbehaving peer, then an ordinary client", hostile.measure))
 
     lines = ["# Benchmark results", "",
              f"Measured {datetime.date.today().isoformat()} on {machine()}, by `python bench/run.py"

@@ -25,7 +25,7 @@ from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
 from modes._chat_rules import Allowance, Chat, HangUp
 from narration.errors import Stopped
-from narration.framing import RULE, LineBuffer, TooLong, reply_line
+from narration.framing import RULE, LineBuffer, reply_line
 from narration.scene import Joins, Scene, Types
 from narration.text import address_text
 
