@@ -42,7 +42,7 @@ class OurServer:
 
     def __init__(self, clients: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "_chat_serve.py"), "--max-clients", str(clients + 10)],
+            [sys.executable, str(ROOT / "bench" / "_serve.py"), "chat", "--max-clients", str(clients + 10)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
         self.address = ("127.0.0.1", int(self.process.stdout.readline()))   # it prints its port
 

@@ -38,14 +38,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import chat_load  # a sibling module, found through the path above
+
 
 def raise_our_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class Server:
-    """``bench/_serve.py MODE`` in its own process, optionally under ``ulimit -n``."""
+class Server(chat_load.OurServer):
+    """``bench/_serve.py MODE`` in its own process, optionally under ``ulimit -n`` (stopped as
+    chat_load's is: its stdin closed)."""
 
     def __init__(self, mode: str, *, fd_limit: int | None = None, max_clients: int | None = None) -> None:
         command = [sys.executable, str(ROOT / "bench" / "_serve.py"), mode]
@@ -64,15 +67,6 @@ class Server:
 
     def alive(self) -> bool:
         return self.process.poll() is None
-
-    def stop(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
 
 
 def lines_of(sock: socket.socket):
@@ -356,7 +350,6 @@ def fd_limit(mode: str, idle: int = 1100) -> dict:
 
 
 def classroom_1000(clients: int = 1000, seconds: float = 10.0) -> dict:
-    import chat_load
     server = Server("chat", max_clients=clients + 10)
     crowd = chat_load.Crowd(server.address, clients)
     try:
