@@ -302,11 +302,14 @@ def reachable(address) -> tuple:
 
 def connect_hints(options, host: str, port: int) -> list[str]:
     """How students reach this server: netcat, or this program's client role."""
+    import modes
+
     everywhere = host in ("0.0.0.0", "", "::")
     hosts = (machine_addresses() or ["THIS-MACHINE"]) if everywhere else [host]
     hints = [f"serving {options.mode} on {host}:{port}; Ctrl-C stops it"]
+    netcat = "nc -u" if getattr(modes.load(options.mode), "TRANSPORT", "tcp") == "udp" else "nc"  # UDP: -u
     for address in hosts:
-        hints.append(f"connect: nc {address} {port}")
+        hints.append(f"connect: {netcat} {address} {port}")
         hints.append(f"or: python demo.py --mode {options.mode} --role client --host {address} --port {port}")
     if everywhere:
         from narration import oses

@@ -35,6 +35,7 @@ def image_table() -> dict[str, list[str]]:
     table["lesson-explain"] = ["--mode", "echo", "--explain"]
     table["lesson-ladder"] = ["--mode", "ordering", "--view", "ladder"]
     table["lesson-wire"] = ["--lesson", "stream", "--wire"]
+    table["lesson-datagrams-ladder"] = ["--lesson", "datagrams", "--view", "ladder"]
     return table
 
 

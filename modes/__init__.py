@@ -10,7 +10,10 @@ module reads in textbook order, its rules first, then
 - ``client(me, address, lines)``: connect to ``address`` and send each of ``lines`` (an iterable
   that may wait: a person typing, or a scripted turn);
 - optionally ``SCENE`` (and ``LIVE_SCENE`` beside a person typing): who speaks when in a
-  one-process run, as data (``narration.scene.Scene``).  Without it, one client runs ``SCRIPT``.
+  one-process run, as data (``narration.scene.Scene``).  Without it, one client runs ``SCRIPT``;
+- optionally ``TRANSPORT = "udp"`` for a datagram mode: its server binds and calls ``ready.set``
+  with no listen (then ``recvfrom``, ``sendto``), its client sends with ``sendto`` and no connect,
+  and the launcher tells students ``nc -u``.
 
 ``me`` is the ``Actor`` the code speaks as (``narration.run``): ``me.socket()`` returns a socket
 whose every call is narrated, ``me.say(text)`` is the program's print(), ``me.note(text)`` a
@@ -25,7 +28,7 @@ from typing import Protocol, runtime_checkable
 
 from narration import discovery
 
-ORDER = ("echo", "number_add", "ordering", "relay", "chat")
+ORDER = ("echo", "number_add", "ordering", "relay", "chat", "udp_echo", "udp_ping")
 
 
 @runtime_checkable

@@ -7,6 +7,8 @@ How it was recorded (sequence number, time, thread, causal edges) is kept apart,
 
     Socket  SetOption  Bind  Listen  Accept  Connect      set-up calls
     Send  SendAll  Recv                                    data calls (bytes, exact size, stream span)
+    SendTo  RecvFrom                                       datagrams (UDP): one whole message each, with its address
+    SetTimeout  TimedOut                                   a socket's timeout, and a call that ran out of it
     Shutdown  Close                                        ending calls
     Say  Note  Failure                                     what a program prints; a teaching note; an error
     Milestone                                              bookkeeping no view shows (typed: ``Step``)
@@ -134,6 +136,39 @@ class Recv(Data):
     call = "recv"                                  # size 0: b'', the end of the stream
 
 
+class Datagram(Event):
+    own = ("data", "size", "local", "peer")
+    __slots__ = own
+    # One whole UDP datagram: no span, since datagrams are not a stream (one sendto is one
+    # recvfrom, never merged or split).  data: the payload (at most PAYLOAD_KEPT bytes of it);
+    # size: the exact byte count (0 is a real, empty datagram); local: this end;
+    # peer: where it went (sendto) or where it came from (recvfrom).
+
+
+class SendTo(Datagram):
+    __slots__ = ()
+    call = "sendto"
+
+
+class RecvFrom(Datagram):
+    __slots__ = ()
+    call = "recvfrom"
+
+
+class SetTimeout(Event):
+    own = ("seconds", "local")  # None: block for ever; 0.0: non-blocking
+    __slots__ = own
+    defaults = {"local": None}
+    call = "settimeout"
+
+
+class TimedOut(Event):
+    own = ("waited", "seconds", "local")  # the call that gave up ("recvfrom"), after its timeout
+    __slots__ = own
+    defaults = {"local": None}
+    call = "timeout"
+
+
 # -- ending ---------------------------------------------------------------------------------------
 class Shutdown(Event):
     own = ("how", "local", "peer", "listening")
@@ -183,6 +218,7 @@ class Step(Enum):
     GOT = "got an item from a mailbox"
     SETTLED = "everything the last turn caused has happened"
     TURN = "a part takes its turn"
+    WOKEN = "a waiting call was ended by the run stopping"
 
 
 class Milestone(Event):

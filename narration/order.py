@@ -3,19 +3,25 @@
 Threads record events in whatever order the scheduler runs them.  ``canonical(trace)`` turns that
 into one order after the run: each thread's own events stay in program order; a ``recv`` comes
 after the ``send`` whose bytes it returned, an ``accept`` after the ``connect`` it answered, a
-``b''`` after the peer's ``close`` (or this end's own ``shutdown``), a waiter after what it waited for (``Recorded.after``); and
+``b''`` after the peer's ``close`` (or this end's own ``shutdown``), a ``recvfrom`` after the
+``sendto`` whose datagram it returned (``datagrams``), a waiter after what it waited for (``Recorded.after``); and
 among events free to go next, the lower-ranked actor (the server, then clients in script order)
 goes first.  The same scripted run therefore renders the same way every time.
 
+``datagrams(events)`` pairs each ``sendto`` with the ``recvfrom`` that received its datagram,
+per (from port, to port) in order; one sent to a socket of the run that never received it is
+*lost* (``lost(events)``), which the ladder draws as an arrow that stops short.
+
 ``stable(events)`` replaces every port number, in addresses and in text, by its order of first
-appearance (1, 2, 3, ...), so two runs of one script give equal events: ``stable(a) == stable(b)``.
+appearance (1, 2, 3, ...), and every time figure (a ping's timestamp, a round trip) by a placeholder,
+so two runs of one script give equal events: ``stable(a) == stable(b)``.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from narration.events import Event, Recorded
-from narration.text import PORT_NUMBER
+from narration.text import PORT_NUMBER, timeless
 from narration.trace import Trace
 
 
@@ -47,10 +53,15 @@ def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
             connects[flow] = record
         if event.call == "shutdown" and event.how != "SHUT_WR" and flow not in stopped_reading:
             stopped_reading[flow] = record
+    received_by = {records[receiver].seq: records[sender].seq
+                   for sender, receiver in datagrams([record.event for record in records]).items()
+                   if receiver is not None}
     result: dict[int, set[int]] = {}
     for record in records:
         event = record.event
         found = {seq for seq in record.after if seq in known}
+        if record.seq in received_by:
+            found.add(received_by[record.seq])
         flow = _flow(event)
         if flow is not None:
             back = (flow[1], flow[0])
@@ -69,6 +80,40 @@ def causes(records: Iterable[Recorded]) -> dict[int, set[int]]:
                 found.add(connects[back].seq)
         result[record.seq] = found
     return result
+
+
+def datagrams(events: Iterable[Event]) -> dict[int, int | None]:
+    """Which ``recvfrom`` received each ``sendto``'s datagram: the sendto's index -> the recvfrom's
+    index, or None if none did.  ``events`` are in an order where a recvfrom follows its sendto
+    (recording or canonical).  Matched per (from port, to port): the earliest datagram not yet
+    received with the same bytes, else the earliest (ports, not hosts: a socket bound to 0.0.0.0
+    sends from 0.0.0.0 but is received from 127.0.0.1)."""
+    pairs: dict[int, int | None] = {}
+    waiting: dict[tuple, list[int]] = {}     # unreceived sendtos by (from port, to port)
+    events = list(events)
+    for index, event in enumerate(events):
+        if event.call not in ("sendto", "recvfrom") or event.local is None or event.peer is None:
+            continue
+        if event.call == "sendto":
+            pairs[index] = None
+            waiting.setdefault((event.local[1], event.peer[1]), []).append(index)
+            continue
+        queue = waiting.get((event.peer[1], event.local[1]))
+        if queue:
+            same = [sent for sent in queue if events[sent].data == event.data and events[sent].size == event.size]
+            sent = (same or queue)[0]
+            queue.remove(sent)
+            pairs[sent] = index
+    return pairs
+
+
+def lost(events: Iterable[Event]) -> set[int]:
+    """Indices of the datagrams sent to a socket of this run that never received them (a datagram
+    to a program outside the run, netcat say, is not lost: its receipt is just not seen)."""
+    events = list(events)
+    ours = {event.local[1] for event in events if getattr(event, "local", None) and event.local[1]}
+    return {sent for sent, receiver in datagrams(events).items()
+            if receiver is None and events[sent].peer[1] in ours}
 
 
 def canonical(trace: Trace) -> list[Recorded]:
@@ -115,7 +160,8 @@ def shown(records: Iterable[Recorded]) -> list[Event]:
 
 
 def stable(events: Iterable[Event]) -> list[Event]:
-    """The events with every port renumbered by first appearance, in addresses and in text."""
+    """The events with every port renumbered by first appearance, in addresses and in text, and
+    time figures in text as placeholders (``narration.text.timeless``)."""
     events = list(events)
     numbers: dict[int, int] = {}
 
@@ -132,7 +178,7 @@ def stable(events: Iterable[Event]) -> list[Event]:
         return (value[0], numbers.get(value[1], value[1])) if value and value[1] else value
 
     def text(value: str) -> str:
-        return PORT_NUMBER.sub(lambda m: str(numbers.get(int(m.group()), m.group())), value)
+        return PORT_NUMBER.sub(lambda m: str(numbers.get(int(m.group()), m.group())), timeless(value))
 
     result = []
     for event in events:

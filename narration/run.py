@@ -13,7 +13,8 @@ A scripted run takes turns (``narration.scene``): after each turn it waits until
 *quiet*, meaning nothing more can happen without a new turn or someone outside the process.
 The run knows this from the sockets themselves, never from what anyone printed: every thread it
 started is waiting in a call whose wake-up it can see coming (``recv`` with no bytes or FIN in
-flight to it, ``accept`` with no connection on its way, an empty ``Mailbox``, a ``join`` on a
+flight to it, ``accept`` with no connection on its way, an untimed ``recvfrom`` with no datagram
+on its way, an empty ``Mailbox``, a ``join`` on a
 running thread, a script line not yet given), and nothing is in flight between its own sockets.
 Only runs that keep their trace (scripted, interactive) keep this account; a server role does not.
 """
@@ -56,6 +57,7 @@ class Run:
         self._waiting: dict[threading.Thread, Callable[[], bool]] = {}
         self.flows: dict[tuple, object] = {}
         self.connects_to: dict[int, int] = {}
+        self.datagrams: dict[tuple[int, int], int] = {}   # narrated UDP datagrams in flight, by (from port, to port)
 
     def actor(self, name: str) -> Actor:
         self.trace.actor_rank.setdefault(name, len(self.trace.actor_rank))

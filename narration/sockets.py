@@ -12,7 +12,13 @@ when they run out.
 
 Each blocking call also tells the run what would wake it (``Run.waiting``): a ``recv`` wakes
 when bytes or a FIN are on their way from a narrated peer, an ``accept`` when a narrated
-``connect`` to its port has not been accepted yet.  That is how a scripted run knows it is quiet.
+``connect`` to its port has not been accepted yet, an untimed ``recvfrom`` when a narrated
+``sendto`` to its port has not been received yet.  That is how a scripted run knows it is quiet.
+A timed call (``settimeout``) is never a quiet wait: it ends by itself.
+
+Datagrams (UDP, ``SOCK_DGRAM``): ``sendto`` is recorded in one step with the call, ``recvfrom``
+once a whole datagram has arrived, each with the address it went to or came from.  One
+``sendto`` is one ``recvfrom``: the events keep datagram boundaries as the OS does.
 
 ``NarratedSelector`` is a ``selectors`` selector with the same account, for one-thread servers.
 """
@@ -36,17 +42,24 @@ from narration.events import (
     Connect,
     Failure,
     Listen,
+    Milestone,
     Recv,
+    RecvFrom,
     Send,
     SendAll,
+    SendTo,
     SetOption,
+    SetTimeout,
     Shutdown,
+    Step,
+    TimedOut,
 )
 from narration.oses import reuse_option
 from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
 STEP = 0.2                 # seconds: how often a blocking accept() or select() looks whether to stop
+DATAGRAM_STEP = 0.05       # seconds: the same for recvfrom(), which no listener's close wakes at a run's end
 TOO_MANY = b"error: the server has too many connections right now; try again in a minute\n"
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, "WSAEMFILE", errno.EMFILE), errno.ENOBUFS}
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
@@ -340,6 +353,79 @@ class NarratedSocket:
             self.at_end = not data
         return data
 
+    def sendto(self, data: bytes, address) -> int:
+        """The textbook sendto(): one datagram to ``address``.  The call and its record are one
+        step, so the peer's recvfrom of it is never recorded (or shown live) first.  An unbound
+        socket gets an ephemeral port from the OS here, as a TCP client does at connect()."""
+        with self.run.trace.changed:
+            count = self._guard(self.real.sendto, data, address)
+            if self.local is None or not self.local[1]:
+                self.local = self.real.getsockname()[:2]
+            peer = tuple(address[:2])
+            if self.run.accounting:
+                flight = (self.local[1], peer[1])
+                self.run.datagrams[flight] = self.run.datagrams.get(flight, 0) + 1
+            self._record_datagram(SendTo, data[:count], peer)
+        return count
+
+    def recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
+        """The textbook recvfrom(): one whole datagram and the address it came from.  A datagram
+        longer than ``bufsize`` is cut (the OS discards the rest: nothing waits for a next call).
+
+        An untimed one waits in short steps, so the run stopping ends it on every OS, and is a
+        quiet wait until a narrated datagram is on its way to it.  A timed one (``settimeout``)
+        ends by itself: running out of time is recorded (``TimedOut``), then ``TimeoutError`` is
+        raised, as the real call raises it.
+        """
+        limit = self.real.gettimeout()
+        if limit == 0.0:
+            data, source = self._guard(self.real.recvfrom, bufsize)   # non-blocking: may raise BlockingIOError
+        elif limit is None:
+            with self.run.waiting(self._datagram_on_its_way):
+                data, source = self._next_datagram(bufsize, None)
+        else:
+            data, source = self._next_datagram(bufsize, limit)
+        with self.run.trace.changed:
+            if self.local is None:
+                self.local = self.real.getsockname()[:2]
+            flight = (source[1], self.local[1])
+            if self.run.datagrams.get(flight):
+                self.run.datagrams[flight] -= 1
+            self._record_datagram(RecvFrom, data, tuple(source[:2]))
+        return data, source
+
+    def _next_datagram(self, bufsize: int, limit: float | None):
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:
+            if self.run.stopping.is_set() or self.closed:
+                # The run is stopping (or another thread closed this socket): what this thread does
+                # next (its close) comes after everything so far, in every run's canonical order.
+                self.run.trace.record(Milestone(self.actor.name, Step.WOKEN),
+                                      after=self.run.trace.last_of_each_thread())
+                raise Stopped
+            step = DATAGRAM_STEP if deadline is None else max(0.0, min(DATAGRAM_STEP, deadline - time.monotonic()))
+            try:
+                if readable(self.real, step):
+                    return self._guard(self.real.recvfrom, bufsize)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except (OSError, ValueError):       # ValueError: closed meanwhile (its fd is -1)
+                if self.run.stopping.is_set() or self.closed:
+                    raise Stopped from None
+                raise
+            if deadline is not None and time.monotonic() >= deadline:
+                self._record(TimedOut(self.actor.name, "recvfrom", limit, self.local))
+                raise TimeoutError("timed out")
+
+    def _datagram_on_its_way(self) -> bool:
+        """Seen from this process: is a narrated datagram on its way to this socket's port?"""
+        if self.closed:
+            return True
+        if self.local is None:
+            return False               # never bound, never sent: nobody can reach it
+        port = self.local[1]
+        return any(count for (_, to), count in self.run.datagrams.items() if to == port)
+
     def quiet(self, timeout: float = 0.05) -> bool:
         """True when no more bytes arrive within ``timeout``: the peer paused (or closed)."""
         try:
@@ -398,7 +484,9 @@ class NarratedSocket:
         self.real.setblocking(flag)
 
     def settimeout(self, seconds: float | None) -> None:
+        """Narrated: a timed recvfrom (or recv) gives up after ``seconds`` (a ping's timeout)."""
         self.real.settimeout(seconds)
+        self._record(SetTimeout(self.actor.name, seconds, self.local))
 
     def getsockname(self):
         return self.real.getsockname()[:2]
@@ -454,6 +542,14 @@ class NarratedSocket:
             self.received += len(data)
         else:
             self.sent += len(data)
+
+    def _record_datagram(self, kind, data: bytes, peer: tuple) -> None:
+        """Record a sendto or recvfrom (under the trace's lock): one whole datagram, with its address."""
+        trace = self.run.trace
+        if trace.wants_data():
+            trace.record(kind(self.actor.name, bytes(data[:PAYLOAD_KEPT]), len(data), self.local, peer))
+        else:
+            trace.tally(kind.call, len(data))     # fast path, as for send/recv
 
 
 class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "PollSelector")

@@ -28,6 +28,16 @@ _RELAYED = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for c
 # A port number in narrated text ("127.0.0.1:5050", "local port 41234"), for making ports stable.
 PORT_NUMBER = re.compile(r"(?:(?<=:)|(?<=port ))\d{2,5}\b")
 
+# A time in narrated text, different every run: a Unix timestamp with microseconds (a ping's
+# "1712345678.123456") or milliseconds with three decimals (a round trip's "0.081 ms").
+TIME_FIGURE = re.compile(r"\b\d{10}\.\d{6}\b|\b\d+\.\d{3} ms\b")
+
+
+def timeless(text: str) -> str:
+    """``text`` with each time figure as a placeholder (``TIMESTAMP``, ``#.### ms``), for
+    screenshots and for comparing runs: the figure's place is kept, its value never is."""
+    return TIME_FIGURE.sub(lambda match: "#.### ms" if match.group().endswith("ms") else "TIMESTAMP", text)
+
 
 def spelled(char: str) -> str:
     return SPELLING[ord(char)]

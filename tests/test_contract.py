@@ -58,9 +58,15 @@ def test_a_mode_file_reads_in_textbook_order(name):
         return [attr for _, _, attr in sorted(found)]
 
     server, client = calls(functions["server"]), calls(functions["client"])
-    order = [server.index(call) for call in ("socket", "bind", "listen", "accept")]
-    assert order == sorted(order), server
-    assert client.index("socket") < client.index("connect"), client
+    if getattr(modes.load(name), "TRANSPORT", "tcp") == "udp":     # datagrams: no connections at all
+        order = [server.index(call) for call in ("socket", "bind", "recvfrom", "sendto")]
+        assert order == sorted(order), server
+        assert client.index("socket") < client.index("sendto") < client.index("recvfrom"), client
+        assert not {"listen", "accept", "connect"} & {*server, *client}
+    else:
+        order = [server.index(call) for call in ("socket", "bind", "listen", "accept")]
+        assert order == sorted(order), server
+        assert client.index("socket") < client.index("connect"), client
     scene = next((node.lineno for node in tree.body if isinstance(node, ast.Assign)
                   and any(getattr(target, "id", "") == "SCENE" for target in node.targets)), None)
     assert scene is None or scene > functions["client"].lineno, "the scene comes after the socket code"

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from narration import discovery
 
-ORDER = ("stream", "sleep_race", "reuseaddr", "pickle")
+ORDER = ("stream", "datagrams", "sleep_race", "reuseaddr", "pickle")
 
 
 def names() -> list[str]:

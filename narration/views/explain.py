@@ -1,7 +1,7 @@
 """What each socket call does, in plain words: shown once, beside its first appearance (--explain).
 
 Data only (true for the OS in use: narration.oses).  Keys are call names, plus ``recv-eof``
-(recv returned b'') and ``reset``.
+(recv returned b''), ``reset``, and ``socket-dgram`` (a UDP socket).
 """
 from narration.oses import NAME, OS, TIME_WAIT
 
@@ -9,6 +9,8 @@ from narration.oses import NAME, OS, TIME_WAIT
 EXPLANATIONS = {
     "socket": "socket() makes an endpoint. AF_INET: IPv4 addresses; SOCK_STREAM: TCP, a reliable, "
               "ordered stream of bytes between two programs.",
+    "socket-dgram": "socket() makes an endpoint. SOCK_DGRAM: UDP, separate messages (datagrams) and no "
+                    "connection: no listen(), accept() or connect(); each sendto() names where it goes.",
     "setsockopt": ("SO_EXCLUSIVEADDRUSE keeps every other program off this port; on Windows it is what "
                    "SO_REUSEADDR means elsewhere (there, SO_REUSEADDR would let a second server share the port)."
                    if OS == "win32" else
@@ -30,6 +32,16 @@ EXPLANATIONS = {
             "messages run together. TCP keeps no message boundaries; the program must frame them.",
     "recv-eof": "recv() returning b'' (zero bytes) means the stream has ended: the peer closed its "
                 "side (or this end called shutdown()). No more data will come on this connection.",
+    "sendto": "sendto(data, address) sends one datagram to that address. No connection: nothing checks "
+              "that anyone is there, and a lost datagram is never sent again. An unbound socket gets an "
+              "ephemeral port here.",
+    "recvfrom": "recvfrom(n) returns one whole datagram and the sender's address: never two run together, "
+                "never half of one (a datagram longer than n is cut, the rest discarded). Reply with sendto() "
+                "to that address.",
+    "settimeout": "settimeout(s) makes a blocking call give up after s seconds with a timeout error: how a "
+                  "UDP program notices a datagram that never came.",
+    "timeout": "The wait ran out: no datagram came. UDP never says a datagram was lost; silence is the only "
+               "sign (the request or the reply was lost, or nobody is there).",
     "shutdown": "shutdown(SHUT_WR) tells the peer no more data is coming (its recv() returns b''); "
                 "SHUT_RD or SHUT_RDWR also stop receiving here, which wakes a thread blocked in recv() on "
                 "this socket. close() then releases the socket.",
@@ -47,4 +59,6 @@ def explanation_key(event) -> str | None:
         return "recv-eof"
     if event.call == "error" and event.reset:
         return "reset"
+    if event.call == "socket" and event.kind == "SOCK_DGRAM":
+        return "socket-dgram"
     return event.call if event.call in EXPLANATIONS else None

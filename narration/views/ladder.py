@@ -2,8 +2,10 @@
 
 One vertical lane per actor; an arrow for each message with its payload (cut to fit) and byte
 count; ``connect`` drawn as the connection being set up (═▶), ``close``/``shutdown`` as it ending
-(╌▶); everything else as a short label on its actor's lane.  Drawn from the same events, in the
-same canonical order, as the log view, so it is deterministic and can be screenshotted.
+(╌▶); a UDP datagram as an arrow of its own (``sendto``), and one that was never received as an
+arrow that stops short (──✗); everything else as a short label on its actor's lane.  Drawn from
+the same events, in the same canonical order, as the log view, so it is deterministic and can be
+screenshotted.
 
     server               client
       │  ◀══ connect ═══  │
@@ -15,6 +17,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from narration.events import Event
+from narration.order import lost
 from narration.text import address_text
 from narration.views.log import Look, Narrator, safe_text
 from narration.views.words import detail
@@ -39,14 +42,21 @@ class LadderView:
         self.lanes = sorted({event.actor for event in self.events},
                             key=lambda actor: (actor_rank.get(actor, 99), actor))
         self.owner: dict[tuple, str] = {}
+        self.port_owner: dict[int, str] = {}    # datagrams: by port (sent from 0.0.0.0, received from 127.0.0.1)
         for event in self.events:
-            if event.call in ("bind", "connect", "accept") and event.local is not None:
+            if event.call in ("bind", "connect", "accept", "sendto", "recvfrom") and event.local is not None:
                 self.owner.setdefault(tuple(event.local), event.actor)
+                self.port_owner.setdefault(event.local[1], event.actor)
         for event in self.events:            # peers we never saw from the inside: netcat and friends
             if event.call == "accept" and event.peer is not None and tuple(event.peer) not in self.owner:
                 label = f"peer :{event.peer[1]}"
                 self.owner[tuple(event.peer)] = label
                 self.lanes.append(label)
+            elif event.call == "recvfrom" and event.peer[1] not in self.port_owner:
+                label = f"peer :{event.peer[1]}"
+                self.port_owner[event.peer[1]] = label
+                self.lanes.append(label)
+        self.lost = lost(self.events)         # indices of datagrams never received
 
     def __rich_console__(self, console, options):
         yield from self.rows(options.max_width)
@@ -65,24 +75,27 @@ class LadderView:
             title = name if len(name) <= lane - 2 else name[:lane - 3] + "…"
             self._put(header, max(0, centre - len(title) // 2), title, narrator.style_of(name), width)
         yield self._finish(header)
-        for event in self.events:
+        for index, event in enumerate(self.events):
             narrator.learn(event)
             row = self._row(width, centres)
             self._put(row, 0, f"{narrator.step:>3}", "step", width)
             room = (width - centres[event.actor] - 2) if event.actor == last else lane - 3
-            self._draw(row, event, centres, room, width, narrator)
+            self._draw(row, event, centres, room, width, narrator, lost=index in self.lost)
             yield self._finish(row)
 
     # -- drawing -----------------------------------------------------------------------------
-    def _draw(self, row, event: Event, centres: dict, room: int, width: int, narrator: Narrator) -> None:
+    def _draw(self, row, event: Event, centres: dict, room: int, width: int, narrator: Narrator, *,
+              lost: bool = False) -> None:
         me = centres[event.actor]
         style = narrator.style_of(event.actor)
         peer = getattr(event, "peer", None)
         target = self.owner.get(tuple(peer)) if peer is not None else None
+        if target is None and event.call == "sendto":
+            target = self.port_owner.get(peer[1])
         there = centres.get(target) if target is not None else None
-        if event.call in ("send", "sendall") and there is not None and there != me:
+        if event.call in ("send", "sendall", "sendto") and there is not None and there != me:
             label = self._payload(event, narrator)
-            self._arrow(row, me, there, "─", label, "arrow.send", width)
+            self._arrow(row, me, there, "─", label, "arrow.lost" if lost else "arrow.send", width, lost=lost)
         elif event.call == "connect" and there is not None and there != me:
             self._arrow(row, me, there, "═", Text("connect"), "arrow.send", width)
         elif event.call in ("close", "shutdown") and there is not None and there != me:
@@ -98,6 +111,12 @@ class LadderView:
             if event.size == 0:
                 return Text("recv b'' (end of stream)", style="closed")
             return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
+        if event.call == "recvfrom":
+            return Text.assemble(Text("recvfrom ", style="call"), Text(f"{event.size} B", style="bytes"))
+        if event.call == "timeout":
+            return Text(f"✗ {event.waited} timed out ({event.seconds:g} s)", style="closed")
+        if event.call == "settimeout":
+            return Text("settimeout " + ("None" if event.seconds is None else f"{event.seconds:g} s"), style="call")
         if event.call == "say":
             return Text.assemble(("» ", "dim"), safe_text(ports(event.text), style="say"))
         if event.call == "note":
@@ -117,21 +136,26 @@ class LadderView:
         text = safe_text(narrator.ports(event.data.decode("utf-8", "backslashreplace")))
         return Text.assemble(Text('"', style="bytes"), text, Text(f'" {event.size} B', style="bytes"))
 
-    def _arrow(self, row, start: int, end: int, line: str, label: Text, style: str, width: int) -> None:
+    def _arrow(self, row, start: int, end: int, line: str, label: Text, style: str, width: int, *,
+               lost: bool = False) -> None:
         left, right = sorted((start, end))
         span = right - left - 1
-        body = [line] * span
+        reach = min(span, max(3, span * 2 // 3)) if lost else span   # a lost datagram never gets there
+        body = [line] * reach
+        head = "✗" if lost else "▶" if end > start else "◀"
         if end > start:
-            body[-1] = "▶"
+            first = left + 1
+            body[-1] = head
         else:
-            body[0] = "◀"
-        self._put(row, left + 1, "".join(body), style, width)
-        room = span - 6                      # keep two line cells and the head clear at each end
+            first = right - reach
+            body[0] = head
+        self._put(row, first, "".join(body), style, width)
+        room = reach - 6                     # keep two line cells and the head clear at each end
         if room >= 3:
             if label.cell_len > room:
                 label = label[:room - 1] + Text("…")
             label = Text(" ") + label + Text(" ")
-            offset = left + 1 + (span - label.cell_len) // 2
+            offset = first + (reach - label.cell_len) // 2
             self._put_text(row, offset, label, width)
 
     def _label(self, row, column: int, label: Text, width: int, limit: int) -> None:

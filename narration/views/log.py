@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from narration.events import Event
-from narration.text import CONTROL, PORT_NUMBER, spelled
+from narration.order import lost
+from narration.text import CONTROL, PORT_NUMBER, address_text, spelled, timeless
 from narration.views.theme import actor_style
 from narration.views.words import detail
 
@@ -48,7 +49,8 @@ class Look:
 
 
 class PortLabels:
-    """Ports as stable words for screenshots: the server's is PORT, clients' EPH1, EPH2, ..."""
+    """Ports as stable words for screenshots: the server's is PORT, clients' EPH1, EPH2, ...
+    (and time figures in text as placeholders: ``narration.text.timeless``)."""
 
     def __init__(self, normalise: bool) -> None:
         self.normalise = normalise
@@ -58,15 +60,19 @@ class PortLabels:
         if not self.normalise:
             return
         local, peer = getattr(event, "local", None), getattr(event, "peer", None)
-        listening = {"bind": local, "listen": local, "connect": peer, "accept": local, "error": peer or local}
-        ephemeral = {"connect": local, "accept": peer}
+        listening = {"bind": local, "listen": local, "connect": peer, "accept": local, "error": peer or local,
+                     "sendto": peer}
+        ephemeral = {"connect": local, "accept": peer, "sendto": local, "recvfrom": peer}
         for address, kind in ((listening.get(event.call), "PORT"), (ephemeral.get(event.call), "EPH")):
             if address and address[1] and address[1] not in self.labels:
                 count = sum(label.startswith(kind) for label in self.labels.values()) + 1
                 self.labels[address[1]] = kind if kind == "PORT" and count == 1 else f"{kind}{count}"
 
     def __call__(self, text: str) -> str:
-        if not self.normalise or not self.labels:
+        if not self.normalise:
+            return text
+        text = timeless(text)
+        if not self.labels:
             return text
         return PORT_NUMBER.sub(lambda m: self.labels.get(int(m.group()), m.group()), text)
 
@@ -116,7 +122,7 @@ class Narrator:
                 self.explained.add(key)
                 # ✎, not ⓘ: DejaVu Sans Mono (the PNG font) has no ⓘ and would draw a box
                 notes.append(Text("✎ " + EXPLANATIONS[key], style="explain"))
-        if self.look.wire and event.call in ("send", "sendall", "recv"):
+        if self.look.wire and event.call in ("send", "sendall", "recv", "sendto", "recvfrom"):
             notes.extend(wire_lines(event))
         return notes
 
@@ -130,9 +136,14 @@ class Narrator:
         if call == "error":
             return Text("✗ ", style="error").append_text(safe_text(self.ports(event.text), style="error"))
         body = Text()
+        if call == "timeout":                     # shown on the line of the call that gave up
+            body.append(f"{event.waited:<{CALL_WIDTH}}", style="call")
+            return body.append("✗ " + detail(event), style="closed")
         body.append(f"{call:<{CALL_WIDTH}}", style="call")
         if call in ("send", "sendall", "recv"):
             body.append_text(self._data(event))
+        elif call in ("sendto", "recvfrom"):
+            body.append_text(self._datagram(event))
         else:
             body.append(self.ports(detail(event)), style="detail")
         return body
@@ -148,6 +159,19 @@ class Narrator:
             body.append("b'' ", style="closed")
             body.append("end of stream", style="closed")
             return body
+        return self._quoted(event, body)
+
+    def _datagram(self, event: Event) -> Text:
+        """One whole datagram, always with its address: where it went, or where it came from."""
+        sending = event.call == "sendto"
+        body = Text()
+        body.append("→ " if sending else "← ", style="arrow.send" if sending else "arrow.recv")
+        body.append(f"{event.size} B ", style="bytes")
+        body.append(self.ports(f"{'to' if sending else 'from'} {address_text(event.peer)} "), style="bytes")
+        return self._quoted(event, body)
+
+    def _quoted(self, event: Event, body: Text) -> Text:
+        """``body`` followed by the payload in quotes (cut to PAYLOAD_SHOWN bytes unless --wire)."""
         shown = event.data if self.look.wire else event.data[:PAYLOAD_SHOWN]
         body.append('"', style="bytes")
         body.append_text(safe_text(self.ports(shown.decode("utf-8", "backslashreplace"))))
@@ -163,9 +187,13 @@ def wire_lines(event: Event) -> list[Text]:
     With --wire the event line itself shows every byte as escaped text (never cut short); these
     lines add the stream offsets, so a student sees exactly where each recv boundary fell.
     """
-    start, end = event.span
     data = event.data
-    head = Text(f"stream bytes {start}..{end}" if end > start else f"stream ends at byte {start}", style="bytes")
+    if getattr(event, "span", None) is None:        # a datagram: a whole message, not a stream
+        start = 0
+        head = Text(f"one whole datagram of {event.size} bytes (no stream: nothing before or after it)", style="bytes")
+    else:
+        start, end = event.span
+        head = Text(f"stream bytes {start}..{end}" if end > start else f"stream ends at byte {start}", style="bytes")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -228,9 +256,12 @@ class LogView:
     def rows(self, width: int):
         """One renderable per visible event (for pacing, one at a time)."""
         narrator = Narrator(self.actor_rank, self.look)
-        for event in self.events:
+        never_received = lost(self.events)
+        for index, event in enumerate(self.events):
             line = narrator.line(event)
             if line is not None:
+                if index in never_received:
+                    line.notes.append(Text("✗ lost: no recvfrom ever returned this datagram", style="closed"))
                 yield line
 
     def __rich_console__(self, console, options):

@@ -21,6 +21,7 @@ THEME = Theme({
     "error": "bold red",
     "arrow.send": "bold green",
     "arrow.recv": "bold cyan",
+    "arrow.lost": "bold red",
     "rule": "dim",
 })
 

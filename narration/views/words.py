@@ -21,6 +21,12 @@ def detail(event: Event) -> str:
         return f"from {address_text(event.peer)}"
     if call == "connect":
         return f"to {address_text(event.peer)}; local port {event.local[1]}"
+    if call == "settimeout":
+        seconds = event.seconds
+        return ("None: block for ever" if seconds is None else "0: non-blocking" if seconds == 0
+                else f"{seconds:g} s: a blocking call gives up after that")
+    if call == "timeout":
+        return f"timed out after {event.seconds:g} s: no datagram arrived"
     if call == "shutdown":
         return f"{event.how} {which(event)}"
     if call == "close":
