@@ -40,13 +40,8 @@ FLOOD_RATE = 20.0                # ... then per second
 _NAME = re.compile(r"\w[\w.-]*")          # letters and digits of any script, then also . and -
 _GUEST = re.compile(r"guest-\d+", re.IGNORECASE)
 _BLANKS = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]{2,}|\t")   # padding: one space
-# Letters that draw nothing (Hangul fillers), and the invisible, bidi and tag characters that
-# narration.text's table does not spell yet; spelled like it (\u00ad, \U000e0041).
+# Letters that draw nothing (Hangul fillers): a name of them alone looks empty.
 _INVISIBLE_LETTERS = {0x115F, 0x1160, 0x3164, 0xFFA0}
-_UNSEEN = [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
-           *range(0x2060, 0x2066), 0x3164, 0xFEFF, 0xFFA0, *range(0xFFF9, 0xFFFC),
-           *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)]
-_SPELL_UNSEEN = {code: f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}" for code in _UNSEEN}
 # Letters of other alphabets that look like Latin ones (a small part of Unicode's confusables):
 # two names with the same skeleton look the same on a projector.
 _LOOKALIKE = str.maketrans({
@@ -126,7 +121,7 @@ def relayed(text: str) -> str:
     """A typed line as others see it: padding squeezed to one space (so no words can be pushed onto
     a row of their own), every control, invisible, bidi or tag character spelled out; BadText if
     that is too long to relay."""
-    shown = visible(_BLANKS.sub(" ", text)).translate(_SPELL_UNSEEN)
+    shown = visible(_BLANKS.sub(" ", text))
     if len(shown) > RELAY_LIMIT:
         raise BadText(f"error: line too long to relay ({len(shown)} characters once made visible;"
                       f" the limit is {RELAY_LIMIT})")

@@ -164,7 +164,7 @@ class Clients:
             if not data:
                 self.drop(client, "")
             return
-        client.unread += data
+        client.unread += client.lines.typed(data)  # a telnet user's negotiation and editing taken out
         client.ended = not data                    # b'': the client closed its side
         self.talking[client] = None
         self.watch(client)                         # not read again until this is handled
@@ -195,8 +195,8 @@ class Clients:
                 if not client.gone:
                     self.drop(client, "" if client.hanging_up else "connection closed")
                 continue
-            if client.lines.pending:               # part of a line: it waits for its end, or a pause
-                self.unfinished[client] = now + self.pause
+            if client.lines.pending and not client.lines.waits_for_newline:   # a telnet user types on
+                self.unfinished[client] = now + self.pause                  # else a pause ends it
             self.watch(client)                     # all handled: read it again
 
     def wait_at_most(self) -> float | None:

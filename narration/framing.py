@@ -16,8 +16,8 @@ and a textbook client's single ``recv(1024)`` gets all of it.
 peer that pastes megabytes without a newline costs bounded memory.
 
 Telnet clients (Windows telnet, PuTTY in telnet mode) open with option negotiation, bytes that
-start with IAC (255), and Windows telnet sends every key as it is typed.  A connection whose first
-byte is IAC is read as telnet (``Telnet``): negotiation is taken out of the stream, a backspace
+start with IAC (255), and Windows telnet sends every key as it is typed.  A connection that opens
+with IAC WILL, IAC DO or IAC SB is read as telnet (``Telnet``): negotiation is taken out of the stream, a backspace
 takes back the character before it, Enter (CR LF, CR NUL or a lone CR) ends the line, and the
 pause rule is off, since a person typing key by key pauses between keys.
 """
@@ -38,7 +38,7 @@ class TooLong:
     size: int
 
 
-IAC, SE, SB, WILL, DONT = 255, 240, 250, 251, 254
+IAC, SE, SB, WILL, DO, DONT = 255, 240, 250, 251, 253, 254
 BACKSPACES = {0x08, 0x7F}
 
 
@@ -93,6 +93,7 @@ class LineBuffer:
     def __init__(self, limit: int = MAX_LINE) -> None:
         self.telnet: Telnet | None = None   # set when the stream opens with telnet negotiation
         self._first = True
+        self._held = b""
         self.limit = limit
         self._partial = bytearray()
         self._dropping = 0          # >0 while skipping the rest of an over-long line
@@ -132,8 +133,12 @@ class LineBuffer:
     def typed(self, data: bytes) -> bytes:
         """``data`` as typed: telnet negotiation and editing taken out, if the stream is telnet."""
         if self._first and data:
+            data, self._held = self._held + data, b""
+            if data == bytes([IAC]):
+                self._held = data                      # one byte: IAC, but of what? wait for the next
+                return b""
             self._first = False
-            if data[0] == IAC:
+            if data[0] == IAC and data[1] in (WILL, DO, SB):   # how telnet clients open; DONT/WONT only answer
                 self.telnet = Telnet()
         return self.telnet.clean(data, self._partial) if self.telnet is not None else data
 

@@ -100,19 +100,22 @@ class Run:
             target(*args)
         except Stopped:
             pass
-        except (ConnectionError, TimeoutError) as error:
-            # A peer that resets or vanishes ends this thread only; everyone else carries on.
-            if not getattr(error, "narrated", False):
+        except OSError as error:
+            # One connection's trouble (a reset, a vanished laptop, no route to it) ends this thread
+            # only; everyone else carries on.  A scripted client's trouble fails the run; so does a
+            # server that could not start (a port in use), which also wakes whoever waits for it.
+            peer_trouble = isinstance(error, (ConnectionError, TimeoutError)) or (
+                not critical and self.ready.is_set())
+            if peer_trouble and not getattr(error, "narrated", False):
                 actor.error(describe_network_error(error), reset=isinstance(error, ConnectionResetError))
-            if critical and not self.stopping.is_set():
-                self.failures.append(error)
-        except Exception as error:  # noqa: BLE001 - reported, and turned into an exit code
-            if self.stopping.is_set() and isinstance(error, OSError):
+            if self.stopping.is_set() or (peer_trouble and not critical):
                 return
             self.failures.append(error)
             self.ready.abandon(error)
-            if not isinstance(error, OSError):   # an OSError was already narrated where it arose
-                actor.error(f"{type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - reported, and turned into an exit code
+            self.failures.append(error)
+            self.ready.abandon(error)
+            actor.error(f"{type(error).__name__}: {error}")
         finally:
             with self.trace.changed:
                 self.trace.record(Milestone(actor.name, Step.THREAD_ENDS))

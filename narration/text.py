@@ -13,16 +13,24 @@ from __future__ import annotations
 import re
 
 _CODES = [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029,
-          *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
+          *range(0x200b, 0x2010), *range(0x202a, 0x202f), *range(0x2066, 0x206a),
+          # invisible, joining, bidi and tag characters: they draw nothing, or reorder what follows
+          0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
+          *range(0x2060, 0x2066), 0x3164, 0xFEFF, 0xFFA0, *range(0xFFF9, 0xFFFC),
+          *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)]
 _NAMED = {0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}
 
-SPELLING: dict[int, str] = {code: _NAMED.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-                            for code in _CODES}
+
+def _spelling(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+SPELLING: dict[int, str] = {code: _NAMED.get(code) or _spelling(code) for code in _CODES}
 CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _CODES) + "]")
 
 # Relayed text keeps its tabs (a person typed them); line ends never occur inside a relayed line,
 # but any other carriage return or newline is spelled as the \x escape a student can look up.
-_RELAYED = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CODES if code != 0x09}
+_RELAYED = {code: _spelling(code) for code in _CODES if code != 0x09}
 
 
 # A port number in narrated text ("127.0.0.1:5050", "local port 41234"), for making ports stable.

@@ -58,7 +58,7 @@ def test_names_in_one_alphabet_are_welcome(name):
 
 
 @pytest.mark.parametrize("char, spelling", [
-    ("\u061c", "\\u061c"), ("\u00ad", "\\u00ad"), ("\ufeff", "\\ufeff"), ("\u2060", "\\u2060"),
+    ("\u061c", "\\u061c"), ("\u00ad", "\\xad"), ("\ufeff", "\\ufeff"), ("\u2060", "\\u2060"),
     ("\U000e0041", "\\U000e0041"), ("\u3164", "\\u3164"), ("\u202e", "\\u202e"), ("\x1b", "\\x1b"),
 ])
 def test_every_invisible_bidi_or_tag_character_is_spelled_out(char, spelling):

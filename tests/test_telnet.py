@@ -68,3 +68,12 @@ def test_negotiation_split_across_packets_is_still_taken_out(serve):
         for piece in (b"\xff", b"\xfb", b"\x18", b"\xff\xfa\x18", b"\x00VT", b"100\xff", b"\xf0", b"hi\r\n"):
             sock.sendall(piece)
         assert recv_line(sock).startswith(b"ECHO: hi (from ")
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_chat_serves_every_kind_of_terminal_client(serve, client):
+    server = serve("chat")
+    with server.connect() as sock:
+        assert recv_line(sock).startswith(b"* welcome, guest-1")
+        CLIENTS[client](sock, b"/name tel\x08x\r\n" if client == "windows telnet" else b"/name tex\r\n")
+        assert recv_line(sock) == b"* you are now tex\n"
