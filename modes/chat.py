@@ -322,7 +322,8 @@ def client(me, address, lines) -> None:
                 break
         else:
             sock.shutdown(SHUT_WR)         # no more lines (Ctrl-D): the server sees b''
-        me.join(reader)                    # after /quit the server closes: the reader gets b''
+        if not me.join(reader, timeout=me.patience):     # after /quit the server closes: b''
+            me.say(f"the server did not close the connection within {me.patience:g} s; closing it")
 
 
 def read_incoming(me, sock) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from socket import SO_REUSEADDR, SOL_SOCKET
 
 from narration.errors import PeerClosed
-from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_reply, reply_line
 
 SUMMARY = "the client sends lines; the server echoes each one with the client's address"
 SCRIPT = ("hello", "sockets are fun", "quit")
@@ -74,9 +74,10 @@ def client(me, address, lines) -> None:
         replies = LineBuffer()
         for line in lines:
             sock.sendall(reply_line(line))
-            reply = recv_line(sock, replies)
-            if reply is None:
+            reply = recv_reply(sock, replies)      # a line, or more that came with it
+            if not reply:
                 raise PeerClosed("the server closed the connection")
-            me.say(as_text(reply))
+            for line_of_reply in reply:
+                me.say(as_text(line_of_reply))
             if is_quit(line):
                 return

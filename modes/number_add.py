@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from socket import SO_REUSEADDR, SOL_SOCKET
 
 from narration.errors import PeerClosed
-from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
+from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, recv_reply, reply_line
 
 SUMMARY = "each client sends 'Client of NAME: N'; the server adds its number 42 and replies"
 SCRIPT = ("Client of Ada: 7", "Client of Bob: seven", "Client of Cy: 250")
@@ -111,7 +111,8 @@ def client(me, address, lines) -> None:
         sock.connect(address)
         with sock:
             sock.sendall(reply_line(as_message(line)))
-            reply = recv_line(sock, LineBuffer())
-            if reply is None:
+            reply = recv_reply(sock, LineBuffer())   # a line, or more that came with it
+            if not reply:
                 raise PeerClosed("the server closed the connection")
-            me.say(as_text(reply))
+            for line_of_reply in reply:
+                me.say(as_text(line_of_reply))

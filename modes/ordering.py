@@ -111,8 +111,8 @@ def client(me, address, lines) -> None:
             me.say(as_text(reply))
             if not reply.startswith(b"error:") or reply.endswith(SESSION_OVER.encode()):
                 break
-        while recv_line(sock, replies) is not None:    # the session is over when the server
-            pass                                        # closes it: recv returns b''
+        while (more := recv_line(sock, replies)) is not None:   # the session is over when the
+            me.say(as_text(more))                                 # server closes it: recv -> b''
 
 
 # -- the one-process run: X connects first, but Y sends first -------------------------------------

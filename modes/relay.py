@@ -114,7 +114,8 @@ def client(me, address, lines) -> None:
         else:
             if not over.is_set():
                 sock.shutdown(SHUT_WR)                  # no more lines: tell the server we are done
-        me.join(receiver)                               # until the server closes the chat
+        if not me.join(receiver, timeout=me.patience):   # the server ends the chat: b''
+            me.say(f"the server did not close the chat within {me.patience:g} s; closing it")                               # until the server closes the chat
 
 
 def show_incoming(me, sock, incoming, over: threading.Event) -> None:

@@ -191,6 +191,17 @@ def recv_line(sock, buffer: LineBuffer, bufsize: int = 1024) -> bytes | TooLong 
     return buffer.unread.popleft()
 
 
+def recv_reply(sock, buffer: LineBuffer, bufsize: int = 1024) -> list[bytes | TooLong]:
+    """A whole reply: its first line (waiting for it), then every further line that came with it
+    (a server that answers in two lines, in one send).  Empty once the peer has closed."""
+    first = recv_line(sock, buffer, bufsize)
+    if first is None:
+        return []
+    rest = list(buffer.unread)
+    buffer.unread.clear()
+    return [first, *rest]
+
+
 def as_text(message: bytes | TooLong) -> str:
     """A received line as text, never failing: bad bytes become \\x escapes."""
     if isinstance(message, TooLong):

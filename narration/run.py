@@ -126,11 +126,12 @@ class Run:
             if finished is not None:
                 finished.set()
 
-    def join(self, thread: threading.Thread, actor: Actor, timeout: float | None = 5.0) -> None:
+    def join(self, thread: threading.Thread, actor: Actor, timeout: float | None = 5.0) -> bool:
         with self.waiting(lambda: thread not in self._alive):
-            self.wait_for_thread(thread, timeout)
+            ended = self.wait_for_thread(thread, timeout)
         last = max((r.seq for r in self.trace.events if r.thread == thread.name), default=None)
         self.trace.record(Milestone(actor.name, Step.JOINED), after=() if last is None else (last,))
+        return ended
 
     def running(self, thread: threading.Thread) -> bool:
         """Whether the run's ``thread`` has not finished its work (exact once the run is quiet)."""
@@ -269,8 +270,14 @@ class Actor:
     def start(self, target: Callable, *args, critical: bool = False) -> threading.Thread:
         return self.run.start(self, target, *args, critical=critical)
 
-    def join(self, thread: threading.Thread, timeout: float | None = 5.0) -> None:
-        self.run.join(thread, self, timeout)
+    def join(self, thread: threading.Thread, timeout: float | None = 5.0) -> bool:
+        """Wait for ``thread`` to end (at most ``timeout`` seconds); True if it did."""
+        return self.run.join(thread, self, timeout)
+
+    @property
+    def patience(self) -> float:
+        """How long this end waits for the other (--timeout): a connect, or the server closing."""
+        return self.run.connect_timeout or 10.0
 
     def say(self, text: str) -> None:
         """What the program prints for its user (the seed's print() lines)."""
