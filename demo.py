@@ -121,6 +121,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="number-add: answer a number outside 1..100 instead of closing the server (for a class)")
     parser.add_argument("--max-clients", type=int, metavar="N",
                         help="chat: how many may join at once; the next is refused politely (default 250)")
+    parser.add_argument("--framing", choices=("line", "raw"), default="line",
+                        help="client role: line (each line ends in a newline, as netcat sends it; default) or "
+                             "raw (each line exactly as typed, no newline: for servers that compare a whole recv())")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long a client's connect() may take (default 10): the server's "
                              "kernel completes it, before any accept()")
@@ -196,6 +199,8 @@ def refuse_idle_flags(options) -> None:
         raise UsageError("--step (on Enter) and --pace (every few seconds) both pace the replay; choose one")
     if options.role == "client" and options.max_clients is not None:
         raise UsageError("--max-clients limits a server: drop it with --role client")
+    if options.framing != "line" and options.role != "client":
+        raise UsageError("--framing is how a client role sends its lines: add --role client")
     if options.keep_serving and options.mode != "number-add":
         raise UsageError("--keep-serving is for --mode number-add (the others keep serving anyway)")
     if options.keep_serving and options.role == "client":
@@ -273,6 +278,7 @@ def run_client_role(options, run, console) -> Exit:
     from narration.scene import Scene, perform
 
     mode = modes.load(options.mode)
+    run.raw_lines = options.framing == "raw"
     lines = options.send or TypedLines("you> ", stopping=run.stopping)
     with shown_live(run, console, options):
         perform(run, Scene(parts={"client": ()}), mode.client, (options.host, options.port), lines,

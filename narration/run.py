@@ -39,6 +39,9 @@ class Run:
         self.ready = Ready(self)
         self.connect_timeout: float | None = 10.0   # a connect() that hangs longer fails
         self.family = socket.AF_INET                 # of the sockets actors make (AF_INET6 for --host ::1)
+        # --framing raw (a client role): each line a client sends goes out without its newline, as
+        # textbook servers expect (they compare one whole recv() with "Bye").  The send shows it.
+        self.raw_lines = False
         self.failures: list[BaseException] = []
         self.accounting = keep                      # keep the account of quiet (scripted runs)
         self._threads: list[threading.Thread] = []

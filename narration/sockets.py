@@ -325,6 +325,8 @@ class NarratedSocket:
 
     # -- data --------------------------------------------------------------------------------
     def sendall(self, data: bytes) -> None:
+        if self.run.raw_lines and data.endswith(b"\n") and not self.listening:
+            data = data[:-1]     # --framing raw: a typed line goes out as typed, with no newline
         with self.run.trace.changed:
             self._record_data(SendAll, data)
         self._guard(self.real.sendall, data)

@@ -150,6 +150,7 @@ def test_version_and_help_with_examples_and_exit_codes(capsys):
     (["--mode", "echo", "--step", "--pace", "1"], "choose one"),
     (["--mode", "chat", "--role", "client", "--port", "5", "--max-clients", "3"], "limits a server"),
     (["--lesson", "stream", "--port", "5050"], "drop --host/--port"),
+    (["--mode", "echo", "--framing", "raw"], "add --role client"),
     (["--mode", "echo", "--timeout", "inf"], "from 0 to 86400"),
     (["--mode", "echo", "--timeout", "nan"], "from 0 to 86400"),
 ])

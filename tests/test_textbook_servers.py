@@ -15,7 +15,8 @@ class TextbookServer:
     """A student's server: accept one client, then for each recv(1024) send ``answer(data)`` (or
     nothing, for None); close when the client closes, or never (``close=False``)."""
 
-    def __init__(self, answer, *, close: bool = True, greeting: bytes | None = None) -> None:
+    def __init__(self, answer, *, close: bool = True, greeting: bytes | None = None,
+                 until: bytes | None = None) -> None:
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen()
@@ -23,6 +24,7 @@ class TextbookServer:
         self.answer = answer
         self.close = close
         self.greeting = greeting
+        self.until = until                       # the seed's `if data == b"Bye": break`
         self.received: list[bytes] = []
         self.done = threading.Event()
         threading.Thread(target=self.serve, daemon=True).start()
@@ -36,6 +38,8 @@ class TextbookServer:
             reply = self.answer(data)
             if reply is not None:
                 conn.send(reply)
+            if data == self.until:
+                break
         if self.close:
             conn.close()
         self.done.set()
@@ -72,3 +76,19 @@ def test_after_quit_a_chat_client_says_when_the_server_never_closes():
                       "--send", "/quit", env=WIDE)
     assert result.returncode == 0, result.stderr
     assert "did not close the connection within 0.5 s; closing it" in result.stdout
+
+
+def test_raw_framing_ends_a_textbook_chat_that_compares_a_whole_recv_with_bye():
+    """The seed's server: `if data == b"Bye": break`.  A line ending in a newline never matches."""
+    def answer(data: bytes):
+        return b"bye then\n" if data == b"Bye" else b"X: " + data + b"\n"
+
+    line_server = TextbookServer(answer, close=False, greeting=b"Client X has connected.\n")
+    run_demo("--mode", "relay", "--role", "client", "--port", str(line_server.port), "--timeout", "0.5",
+             "--send", "Bye", env=WIDE)
+    assert line_server.received == [b"Bye\n"]                      # never the server's b"Bye"
+    raw_server = TextbookServer(answer, greeting=b"Client X has connected.\n", until=b"Bye")
+    result = run_demo("--mode", "relay", "--role", "client", "--port", str(raw_server.port), "--framing", "raw",
+                      "--send", "hello", "--send", "Bye", env=WIDE)
+    assert raw_server.received[-1] == b"Bye" and b"hello" in raw_server.received
+    assert "» bye then" in result.stdout and "did not close" not in result.stdout
