@@ -20,12 +20,12 @@ def test_bring_your_own_netcat_to_the_one_process_chat(background):
     port = free_port()
     chat = background("--mode", "chat", "--interactive", "--port", str(port))
     chat.wait_for("you> ")
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as visitor:
-        assert recv_line(visitor).startswith(b"* welcome, guest-")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as visitor, visitor.makefile("rb") as lines:
+        assert lines.readline().startswith(b"* welcome, guest-")
         visitor.sendall(b"/name visitor\n")
-        heard = [recv_line(visitor)]                          # bob and carol may join meanwhile
+        heard = [lines.readline()]                            # bob and carol may join meanwhile
         while heard[-1] != b"* you are now visitor\n" and len(heard) < 20:
-            heard.append(recv_line(visitor))
+            heard.append(lines.readline())
         assert heard[-1] == b"* you are now visitor\n", heard
         code, out, err = chat.finish(input=b"/quit\n", timeout=30)
     assert code == 0, err
