@@ -208,3 +208,57 @@ def test_number_add_answers_out_of_range_numbers_when_the_teacher_keeps_it_servi
         ORDINARY["number-add"](address)
     finally:
         run.stop()
+
+
+@pytest.mark.posix
+def test_out_of_file_descriptors_the_newest_is_told_and_the_server_recovers():
+    """At a limit of 64 open files, 80 connections: the ones past the limit are told to try later
+    (once in the log), nothing spins or dies, and once they close an ordinary client is served."""
+    import re
+    import resource
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def small_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    server = subprocess.Popen([sys.executable, "-u", str(ROOT / "demo.py"), "--mode", "echo", "--role", "server",
+                               "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=small_limit, env={**__import__("os").environ, "COLUMNS": "200"})
+    try:
+        seen = b""
+        while not re.search(rb"waiting for connections on \S+:(\d+)", seen):
+            seen += server.stdout.read1(4096)
+        port = int(re.search(rb"waiting for connections on \S+:(\d+)", seen).group(1))
+        crowd, told = [], 0
+        for _ in range(80):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            crowd.append(sock)
+        import select
+        import time
+        deadline = time.monotonic() + 5
+        answered: set = set()
+        while len(answered) < 10 and time.monotonic() < deadline:   # the accepted ones wait for a line
+            readable, _, _ = select.select([sock for sock in crowd if sock not in answered], [], [], 0.5)
+            for sock in readable:
+                answered.add(sock)
+                told += sock.recv(200).startswith(b"error: the server has too many connections")
+        assert told >= 10                              # everyone past the limit heard why
+        for sock in crowd:
+            sock.close()
+        replies = []
+        while time.monotonic() < deadline + 5:         # its threads close those: then it serves again
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as student:
+                student.sendall(b"still there?\n")
+                replies.append(recv_line(student))
+            if replies[-1].startswith(b"ECHO: still there?"):
+                break
+        assert replies[-1].startswith(b"ECHO: still there?"), replies[-3:]
+        assert server.poll() is None                   # still serving
+    finally:
+        server.send_signal(2)
+        out, err = server.communicate(timeout=10)
+    log = (seen + out).decode(errors="replace")
+    assert log.count("out of file descriptors") == 1 and "Traceback" not in err.decode()
