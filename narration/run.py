@@ -223,6 +223,11 @@ class Run:
         for sock in self.listening_sockets():
             sock.actor.note("the demo is over: the server stops listening")
             sock.close()
+        with self._lock:
+            datagram_sockets = [sock for sock in self._sockets if sock.real.type == socket.SOCK_DGRAM]
+        for sock in datagram_sockets:      # a UDP server waiting in recvfrom(): on Linux this wakes it
+            with contextlib.suppress(OSError):   # at once; elsewhere its short steps see the run stop
+                sock.real.shutdown(socket.SHUT_RD)
         self._wait_for_all(time.monotonic() + timeout)
         self.stop()
 
@@ -266,7 +271,7 @@ class Actor:
 
     def selector(self):
         """A ``selectors`` selector whose waits the run can see (see narration.sockets)."""
-        from narration.sockets import NarratedSelector
+        from narration.selector import NarratedSelector
 
         return NarratedSelector(self.run)
 

@@ -6,9 +6,7 @@ bytes leave, a non-blocking ``send`` in one step with the call, and ``recv`` aft
 arrive, so a live view never shows a message received before it was sent.  (A blocking ``send``
 can only be recorded once it says how much it took; ``canonical()`` still orders it first.)
 
-A server's sockets also change two things for the whole process, once: ``listen()`` raises the
-soft limit on open files to the hard one, and keeps one descriptor spare for refusing politely
-when they run out.
+A server's ``listen()`` changes two things for the whole process, once: see ``narration.limits``.
 
 Each blocking call also tells the run what would wake it (``Run.waiting``): a ``recv`` wakes
 when bytes or a FIN are on their way from a narrated peer, an ``accept`` when a narrated
@@ -20,17 +18,13 @@ Datagrams (UDP, ``SOCK_DGRAM``): ``sendto`` is recorded in one step with the cal
 once a whole datagram has arrived, each with the address it went to or came from.  One
 ``sendto`` is one ``recvfrom``: the events keep datagram boundaries as the OS does.
 
-``NarratedSelector`` is a ``selectors`` selector with the same account, for one-thread servers.
+``narration.selector.NarratedSelector`` keeps the same account for one-thread servers, and
+``narration.limits`` holds what a server meets at scale (open files, a spare descriptor).
 """
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
-import select
-import selectors
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -54,77 +48,13 @@ from narration.events import (
     Step,
     TimedOut,
 )
+from narration.limits import OUT_OF_DESCRIPTORS, SPARE, STEP, TOO_MANY, raise_open_file_limit, readable
 from narration.oses import reuse_option
 from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
-STEP = 0.2                 # seconds: how often a blocking accept() or select() looks whether to stop
 DATAGRAM_STEP = 0.05       # seconds: the same for recvfrom(), which no listener's close wakes at a run's end
-TOO_MANY = b"error: the server has too many connections right now; try again in a minute\n"
-OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, "WSAEMFILE", errno.EMFILE), errno.ENOBUFS}
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
-
-
-def readable(sock, timeout: float) -> bool:
-    """Whether ``sock`` has something to read (or a connection to accept) within ``timeout``.
-
-    poll() where the OS has it: select() cannot watch a descriptor numbered 1024 or more.
-    Windows has no poll(), and its select() takes sockets, whatever their number.
-    """
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-    return bool(select.select([sock], [], [], timeout)[0])
-
-
-class _Spare:
-    """One file descriptor held in reserve, so that a server out of them can still accept a
-    connection to tell it so (the classic trick: close the spare, accept, reply, close, reopen)."""
-
-    def __init__(self) -> None:
-        self._fd: int | None = None
-        self._lock = threading.Lock()
-
-    def keep(self) -> None:
-        with self._lock:
-            if self._fd is None:
-                with contextlib.suppress(OSError):
-                    self._fd = os.open(os.devnull, os.O_RDONLY)
-
-    def release(self) -> bool:
-        with self._lock:
-            if self._fd is None:
-                return False
-            os.close(self._fd)
-            self._fd = None
-            return True
-
-
-SPARE = _Spare()
-_raised = False
-
-
-def raise_open_file_limit() -> None:
-    """Let this process open as many files (sockets) as the OS allows it: the soft limit up to the
-    hard one (often 1024 and far more).  Windows has no such limit to raise."""
-    global _raised
-    if _raised:
-        return
-    _raised = True
-    try:
-        import resource
-    except ImportError:
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    for wanted in (hard, 1 << 20, 10240):      # macOS refuses "unlimited": OPEN_MAX is 10240
-        if wanted == resource.RLIM_INFINITY or (soft != resource.RLIM_INFINITY and wanted <= soft):
-            continue
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            return
-        except (ValueError, OSError):
-            continue
 
 
 class NarratedSocket:
@@ -270,15 +200,13 @@ class NarratedSocket:
 
     def _addresses(self, address) -> list[tuple[int, tuple]]:
         """(family, address) pairs to try: one for an address literal, each resolved one for a name."""
-        import ipaddress
-
         host, port = address[0], address[1]
-        try:
-            literal = ipaddress.ip_address(str(host).split("%")[0])
-        except ValueError:
-            pass
-        else:
-            return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, tuple(address))]
+        for family in (socket.AF_INET, socket.AF_INET6):      # an address literal: one try
+            try:
+                socket.inet_pton(family, str(host).split("%")[0])
+            except (OSError, ValueError):
+                continue
+            return [(family, tuple(address))]
         try:
             found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except socket.gaierror as error:
@@ -408,6 +336,8 @@ class NarratedSocket:
             step = DATAGRAM_STEP if deadline is None else max(0.0, min(DATAGRAM_STEP, deadline - time.monotonic()))
             try:
                 if readable(self.real, step):
+                    if self.run.stopping.is_set() or self.closed:
+                        continue                  # woken by finish(): the loop's top says so
                     return self._guard(self.real.recvfrom, bufsize)
             except (BlockingIOError, InterruptedError):
                 continue
@@ -552,41 +482,3 @@ class NarratedSocket:
             trace.record(kind(self.actor.name, bytes(data[:PAYLOAD_KEPT]), len(data), self.local, peer))
         else:
             trace.tally(kind.call, len(data))     # fast path, as for send/recv
-
-
-class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "PollSelector")
-                       else selectors.PollSelector):
-    """A selector whose ``select()`` the run can see coming to an end (see the module docstring).
-
-    poll, not epoll, where the OS has it: when the launcher closes a listening socket from
-    another thread, poll() still reports it (POLLNVAL), where epoll would quietly forget it.
-    """
-
-    def __init__(self, run) -> None:
-        super().__init__()
-        self._run = run
-
-    def select(self, timeout: float | None = None):
-        """Like selectors' select(); with no timeout it waits in short steps, so that the run
-        stopping ends it on every OS (Windows' select() does not wake for a socket closed meanwhile)."""
-        if timeout is not None:           # a timed wait ends by itself: never quiet meanwhile
-            return super().select(timeout)
-        with self._run.waiting(self._will_wake):
-            while True:
-                if self._run.stopping.is_set():
-                    raise Stopped
-                events = super().select(STEP)
-                if events:
-                    return events
-
-    def _will_wake(self) -> bool:
-        for key in self.get_map().values():
-            sock = key.fileobj
-            if key.events & selectors.EVENT_WRITE or not isinstance(sock, NarratedSocket):
-                return True
-            if sock.listening:
-                if sock.shut or sock.closed or self._run.connects_to.get(sock.local[1], 0) > sock.accepted:
-                    return True
-            elif sock._will_wake():
-                return True
-        return False

@@ -26,7 +26,21 @@ def _spelling(code: int) -> str:
 
 
 SPELLING: dict[int, str] = {code: _NAMED.get(code) or _spelling(code) for code in _CODES}
-CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _CODES) + "]")
+
+
+def _character_class(codes: list[int]) -> str:
+    """``[...]`` with runs of consecutive codes as ranges: a small pattern compiles fast."""
+    runs: list[list[int]] = []
+    for code in sorted(set(codes)):
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in runs) + "]"
+
+
+CONTROL = re.compile(_character_class(_CODES))
 
 # Relayed text keeps its tabs (a person typed them); line ends never occur inside a relayed line,
 # but any other carriage return or newline is spelled as the \x escape a student can look up.
