@@ -15,6 +15,7 @@ from socket import SO_REUSEADDR, SOL_SOCKET
 
 from narration.errors import PeerClosed
 from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_reply, reply_line
+from narration.text import address_text
 
 SUMMARY = "the client sends lines; the server echoes each one with the client's address"
 SCRIPT = ("hello", "sockets are fun", "quit")
@@ -28,11 +29,12 @@ def is_quit(text: str) -> bool:
 
 
 def echo_reply(text: str, client_address) -> str:
-    """The seed's rule: the line, modified, with the client's address added."""
-    host, port = client_address[:2]
+    """The seed's rule: the line, modified, with the client's address added (an IPv6 one as
+    [::1]:54321, so the port stays readable)."""
+    where = address_text(client_address)
     if is_quit(text):
-        return f"BYE (from {host}:{port})"
-    return f"ECHO: {text} (from {host}:{port})"
+        return f"BYE (from {where})"
+    return f"ECHO: {text} (from {where})"
 
 
 def server(me, address, ready) -> None:
