@@ -124,7 +124,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--framing", choices=("line", "raw"), default="line",
                         help="client role: line (each line ends in a newline, as netcat sends it; default) or "
                              "raw (each line exactly as typed, no newline: for servers that compare a whole recv())")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="how long a client's connect() may take (default 10): the server's "
                              "kernel completes it, before any accept()")
     parser.add_argument("--screenshot", metavar="PATH",
@@ -167,6 +167,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
             raise UsageError("--max-clients is for --mode chat (the other modes serve one or two at a time)")
         if options.max_clients < 1:
             raise UsageError(f"--max-clients {options.max_clients}: at least 1")
+    if options.timeout is not None and options.role == "server":
+        raise UsageError("--timeout is how long a client waits: drop it with --role server")
+    options.timeout = 10.0 if options.timeout is None else options.timeout
     if not 0 < options.timeout <= 24 * 60 * 60:       # also refuses inf and nan
         raise UsageError(f"--timeout {options.timeout}: give a number of seconds from 0 to 86400")
     if options.width is not None and not 40 <= options.width <= 400:
@@ -205,6 +208,8 @@ def refuse_idle_flags(options) -> None:
         raise UsageError("--keep-serving is for --mode number-add (the others keep serving anyway)")
     if options.keep_serving and options.role == "client":
         raise UsageError("--keep-serving changes the server: drop it with --role client")
+    if options.lesson and (options.max_clients is not None or options.keep_serving):
+        raise UsageError("--max-clients and --keep-serving change a mode's server: a lesson has its own")
     if options.lesson and (options.host != "127.0.0.1" or options.port):
         raise UsageError("a lesson runs on this machine's loopback on ports of its own: drop --host/--port")
 
@@ -436,9 +441,12 @@ def classify(error: BaseException, options=None) -> tuple[Exit, str]:
     if getattr(error, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
         return Exit.UNREACHABLE, f"{reason}: no route to {where}; check the address and the network"
     if isinstance(error, TimeoutError):
-        if options is not None and options.role == "client":
+        if options is not None and getattr(error, "during", None) == "connect":
             return Exit.TIMEOUT, (f"timed out: {where} did not accept the connection within {options.timeout:g} s "
                                   "(a firewall, a wrong address, or a server too busy to accept)")
+        if options is not None and options.role == "client":
+            return Exit.TIMEOUT, (f"timed out: no reply from {where} within {options.timeout:g} s "
+                                  "(the server got the line but did not answer)")
         return Exit.TIMEOUT, f"timed out: {error}"
     if getattr(error, "errno", None) == errno.EADDRINUSE:
         return Exit.PORT_IN_USE, (f"port {options.port if options else ''} is already in use (another server is "

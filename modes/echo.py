@@ -72,6 +72,7 @@ def serve_client(me, conn, client_address) -> None:
 def client(me, address, lines) -> None:
     sock = me.socket()
     sock.connect(address)                  # the OS gives this end an ephemeral local port
+    sock.settimeout(me.patience)           # a reply that never comes ends the wait (--timeout)
     with sock:
         replies = LineBuffer()
         for line in lines:

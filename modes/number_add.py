@@ -109,6 +109,7 @@ def client(me, address, lines) -> None:
     for line in lines:                     # one connection per number, as in the seed
         sock = me.socket()
         sock.connect(address)
+        sock.settimeout(me.patience)       # a reply that never comes ends the wait (--timeout)
         with sock:
             sock.sendall(reply_line(as_message(line)))
             reply = recv_reply(sock, LineBuffer())   # a line, or more that came with it

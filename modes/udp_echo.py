@@ -23,7 +23,6 @@ SUMMARY = "echo over UDP: one datagram per line, no connection; the reply names 
 SCRIPT = ("hello", "sockets are fun", "quit")
 TRANSPORT = "udp"          # the launcher tells students `nc -u`
 BUFSIZE = 1024             # bytes: a longer datagram is cut to this (the rest is discarded)
-REPLY_TIMEOUT = 5.0        # seconds a client waits for a reply: UDP never says nobody is there
 
 
 def datagram_text(data: bytes) -> str:
@@ -46,19 +45,22 @@ def server(me, address, ready) -> None:
     with sock:
         while True:
             data, client_address = sock.recvfrom(BUFSIZE)   # one whole datagram, from anyone
-            sock.sendto(answer(data, client_address), client_address)
+            try:
+                sock.sendto(answer(data, client_address), client_address)
+            except OSError as problem:                 # a forged address (port 0...): skip that one
+                me.error(f"no reply to {client_address[0]}:{client_address[1]}: {problem.strerror or problem}")
 
 
 def client(me, address, lines) -> None:
     sock = me.socket(kind=SOCK_DGRAM)                  # no connect: every sendto names the server
-    sock.settimeout(REPLY_TIMEOUT)                     # no reply within this: lost, or nobody there
+    sock.settimeout(me.patience)                       # no reply within this (--timeout): lost, or nobody there
     with sock:
         for line in lines:
             sock.sendto(line.encode("utf-8"), address)     # the OS picks a local port the first time
             try:
                 reply, _ = sock.recvfrom(BUFSIZE)
             except TimeoutError:
-                me.say(f"no reply within {REPLY_TIMEOUT:g} s: the datagram or its reply was lost, "
+                me.say(f"no reply within {me.patience:g} s: the datagram or its reply was lost, "
                        "or no server is there (UDP cannot tell which)")
             else:
                 me.say(as_text(reply.removesuffix(b"\n")))

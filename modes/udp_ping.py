@@ -91,7 +91,10 @@ def server(me, address, ready, *, loss: float = LOSS) -> None:
             if dropped(count, loss):
                 me.note(f"datagram {count} dropped on purpose: no reply (as if lost on the way)")
                 continue
-            sock.sendto(pong(data), client_address)
+            try:
+                sock.sendto(pong(data), client_address)
+            except OSError as problem:                 # a forged address (port 0...): skip that one
+                me.error(f"no reply to {client_address[0]}:{client_address[1]}: {problem.strerror or problem}")
 
 
 def client(me, address, lines) -> None:

@@ -66,7 +66,8 @@ class Telnet:
                 elif byte in BACKSPACES:
                     self._after_cr = False
                     if out:
-                        del out[-1]
+                        if out[-1] != 0x0A:                # never back over an Enter already typed
+                            del out[-1]
                     elif line:
                         del line[-1]
                 else:

@@ -30,7 +30,7 @@ class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "Poll
         stopping ends it on every OS (Windows' select() does not wake for a socket closed meanwhile)."""
         if timeout is not None:           # a timed wait ends by itself: never quiet meanwhile
             return super().select(timeout)
-        with self._run.waiting(self._will_wake):
+        with self._run.waiting(self.will_wake):
             while True:
                 if self._run.stopping.is_set():
                     raise Stopped
@@ -38,7 +38,7 @@ class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "Poll
                 if events:
                     return events
 
-    def _will_wake(self) -> bool:
+    def will_wake(self) -> bool:
         for key in self.get_map().values():
             sock = key.fileobj
             if key.events & selectors.EVENT_WRITE or not isinstance(sock, NarratedSocket):
@@ -46,6 +46,6 @@ class NarratedSelector(selectors.DefaultSelector if not hasattr(selectors, "Poll
             if sock.listening:
                 if sock.shut or sock.closed or self._run.connects_to.get(sock.local[1], 0) > sock.accepted:
                     return True
-            elif sock._will_wake():
+            elif sock.will_wake():
                 return True
         return False

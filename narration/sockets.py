@@ -53,6 +53,7 @@ from narration.oses import reuse_option
 from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
+RAW_GAP = 0.25             # seconds --framing raw leaves for an answer before the next line
 DATAGRAM_STEP = 0.05       # seconds: the same for recvfrom(), which no listener's close wakes at a run's end
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
@@ -188,8 +189,8 @@ class NarratedSocket:
         each try narrated (``localhost`` is often ::1 first, and a server may listen on 127.0.0.1)."""
         tries = self._addresses(address)
         for number, (family, target) in enumerate(tries):
-            if family != self.real.family:
-                self._change_family(family)
+            if number or family != self.real.family:
+                self._change_family(family)       # after a failed connect() a socket is spent: a new one
             try:
                 self._connect_once(target, trying=address[0] if number + 1 < len(tries) else None)
             except (ConnectionRefusedError, TimeoutError, OSError) as error:
@@ -237,6 +238,7 @@ class NarratedSocket:
         try:
             self.real.connect(address)
         except OSError as error:
+            error.during = "connect"                  # for the launcher: not a reply that never came
             more = f" (trying {trying}'s next address)" if trying else ""
             self._fail(f"connect {address_text(address)}: {describe_network_error(error)}{more}", error,
                        peer=tuple(address[:2]))
@@ -255,6 +257,10 @@ class NarratedSocket:
     def sendall(self, data: bytes) -> None:
         if self.run.raw_lines and data.endswith(b"\n") and not self.listening:
             data = data[:-1]     # --framing raw: a typed line goes out as typed, with no newline
+            if self.sent:
+                # Raw lines have no boundary: a textbook server must get each in a recv() of its own.
+                # Before the next one, give the server a moment to answer the last (a person would).
+                readable(self.real, RAW_GAP)                            # pacing
         with self.run.trace.changed:
             self._record_data(SendAll, data)
         self._guard(self.real.sendall, data)
@@ -276,7 +282,7 @@ class NarratedSocket:
         if self.real.gettimeout() is not None:     # non-blocking, or a timeout: it ends by itself
             data = self._guard(self.real.recv, bufsize)
         else:
-            with self.run.waiting(self._will_wake):
+            with self.run.waiting(self.will_wake):
                 data = self._guard(self.real.recv, bufsize)
         with self.run.trace.changed:
             self._record_data(Recv, data)
@@ -365,7 +371,7 @@ class NarratedSocket:
         except (OSError, ValueError):
             return True
 
-    def _will_wake(self) -> bool:
+    def will_wake(self) -> bool:
         """Seen from this process: are bytes or a FIN on their way to this socket?"""
         if self.reading_shut or self.closed:
             return True

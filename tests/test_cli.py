@@ -151,6 +151,8 @@ def test_version_and_help_with_examples_and_exit_codes(capsys):
     (["--mode", "chat", "--role", "client", "--port", "5", "--max-clients", "3"], "limits a server"),
     (["--lesson", "stream", "--port", "5050"], "drop --host/--port"),
     (["--mode", "echo", "--framing", "raw"], "add --role client"),
+    (["--mode", "echo", "--role", "server", "--timeout", "3"], "drop it with --role server"),
+    (["--lesson", "stream", "--mode", "chat", "--max-clients", "5"], "a lesson has its own"),
     (["--mode", "echo", "--timeout", "inf"], "from 0 to 86400"),
     (["--mode", "echo", "--timeout", "nan"], "from 0 to 86400"),
 ])

@@ -25,7 +25,7 @@ def test_the_scripted_run_shows_every_socket_call_in_order():
     assert server_calls == ["socket", "setsockopt", "bind", "listen", "accept",
                             "recv", "sendall", "recv", "sendall", "recv", "sendall", "close",
                             "close"]
-    assert client_calls == ["socket", "connect", "sendall", "recv", "sendall", "recv",
+    assert client_calls == ["socket", "connect", "settimeout", "sendall", "recv", "sendall", "recv",
                             "sendall", "recv", "close"]
     connect = next(e for e in events if e.call == "connect")
     port = connect.local[1]

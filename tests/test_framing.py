@@ -100,3 +100,8 @@ def test_a_stream_that_does_not_open_with_iac_is_not_telnet():
     lines = LineBuffer()
     assert lines.feed(b"plain\x08text\n") == [b"plain\x08text"]
     assert not lines.waits_for_newline
+
+
+def test_a_backspace_never_takes_back_an_enter_in_the_same_packet():
+    lines = LineBuffer()
+    assert lines.feed(bytes([255, 251, 1]) + b"ab\r\n\x08cd\r\n") == [b"ab", b"cd"]

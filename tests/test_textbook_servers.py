@@ -92,3 +92,11 @@ def test_raw_framing_ends_a_textbook_chat_that_compares_a_whole_recv_with_bye():
                       "--send", "hello", "--send", "Bye", env=WIDE)
     assert raw_server.received[-1] == b"Bye" and b"hello" in raw_server.received
     assert "» bye then" in result.stdout and "did not close" not in result.stdout
+
+
+def test_a_reply_that_never_comes_ends_with_exit_5_after_the_timeout():
+    server = TextbookServer(lambda data: None, close=False)          # takes the line, says nothing
+    result = run_demo("--mode", "echo", "--role", "client", "--port", str(server.port), "--timeout", "0.5",
+                      "--send", "hi", env=WIDE)
+    assert result.returncode == 5, result.stderr
+    assert "no reply from 127.0.0.1:" in result.stderr and "within 0.5 s" in result.stderr
