@@ -100,3 +100,20 @@ def test_a_reply_that_never_comes_ends_with_exit_5_after_the_timeout():
                       "--send", "hi", env=WIDE)
     assert result.returncode == 5, result.stderr
     assert "no reply from 127.0.0.1:" in result.stderr and "within 0.5 s" in result.stderr
+
+
+def test_a_greeting_with_no_newline_is_shown_as_it_arrives():
+    """A homework chat server greets with one send() and no newline: the client shows it at once."""
+    server = TextbookServer(lambda data: None, greeting=b"Welcome to my chat")
+    result = run_demo("--mode", "chat", "--role", "client", "--port", str(server.port), "--send", "/quit",
+                      "--timeout", "0.5", env=WIDE)
+    assert result.returncode == 0, result.stderr
+    assert 'recv       ← 18 B "Welcome to my chat"' in result.stdout
+
+
+def test_echo_shows_a_reply_with_no_newline_once_the_server_pauses():
+    server = TextbookServer(lambda data: data.strip().upper())      # one send(), no newline
+    result = run_demo("--mode", "echo", "--role", "client", "--port", str(server.port), "--send", "hi",
+                      "--send", "quit", env=WIDE)
+    assert result.returncode == 0, result.stderr
+    assert "» HI" in result.stdout and "» QUIT" in result.stdout
