@@ -94,24 +94,22 @@ class Cue:
         self.typed_taken = 0       # a person's lines taken so far (see TypedLines.arrived)
 
     def release(self, after: tuple) -> None:
-        with self.run.trace.changed:
-            self.released += 1
-            self.after = after
-            self.run.trace.changed.notify_all()
-            self.turn.notify_all()
+        """One more line may go (a Types turn)."""
+        self._change(after, released=self.released + 1)
 
     def release_all(self, after: tuple) -> None:
-        with self.run.trace.changed:
-            self.free = True
-            self.after = after
-            self.run.trace.changed.notify_all()
-            self.turn.notify_all()
+        """The turns are over: the rest of the lines go straight out."""
+        self._change(after, free=True)
 
     def end(self, after: tuple) -> None:
-        with self.run.trace.changed:
-            self.ended = True
+        """A Leaves turn: no more lines."""
+        self._change(after, ended=True)
+
+    def _change(self, after: tuple, **state) -> None:
+        with self.turn:
+            for name, value in state.items():
+                setattr(self, name, value)
             self.after = after
-            self.run.trace.changed.notify_all()
             self.turn.notify_all()
 
     def __iter__(self):

@@ -11,7 +11,6 @@ event at a time for a class (--step, --pace).  Drawing the same events twice dra
 from __future__ import annotations
 
 SCREENSHOT_WIDTH = 80   # fixed, so a screenshot never depends on the author's terminal
-KINDS = ("log", "ladder")
 
 
 def drawing(events, actor_rank: dict[str, int], *, kind: str = "log", look=None):
