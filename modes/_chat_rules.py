@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
 
+from narration.crowd import Delivery, HangUp
 from narration.framing import MAX_LINE, BadText, TooLong, decode_line
 from narration.text import visible
 
@@ -49,19 +49,6 @@ _LOOKALIKE = str.maketrans({
     **dict(zip("αβεηικνορτυχω", "abenikvoptuxw")),                         # Greek
     "ı": "i", "ɑ": "a", "ɡ": "g", "0": "o", "1": "l", "I": "l", "|": "l"})
 _SHARED_SCRIPTS = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"}   # written together, as in Japanese
-
-
-class Delivery(NamedTuple):
-    """One line (no newline) for each participant numbered in ``to``, in that order."""
-
-    to: tuple[int, ...]
-    text: str
-
-
-class HangUp(NamedTuple):
-    """Close this participant's connection after what is queued for it (they typed /quit)."""
-
-    who: int
 
 
 class Person:

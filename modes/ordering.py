@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from socket import SO_REUSEADDR, SOL_SOCKET
 
+from modes._pairing import CLOSING, NAMES, Arrived, confirmation, serve_pairs, tell
 from narration.errors import PeerClosed
 from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
-from narration.pairing import CLOSING, NAMES, Arrived, confirmation, serve_pairs, tell
 from narration.scene import Joins, Scene, Types
 from narration.text import visible
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import threading
 from socket import IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, TCP_NODELAY
 
+from modes._pairing import CLOSING, Arrived, confirmation, serve_pairs, tell
 from narration.errors import PeerClosed
 from narration.framing import RULE, BadText, LineBuffer, as_text, decode_line, recv_line, reply_line
-from narration.pairing import CLOSING, Arrived, confirmation, serve_pairs, tell
 from narration.scene import Joins, Scene, Types
 from narration.text import visible
 

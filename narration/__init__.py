@@ -17,11 +17,11 @@ program can be narrated with it, not only ours.
     run          a run's actors, threads and sockets; readiness; when the run is quiet
     sockets      NarratedSocket: the textbook calls (TCP and UDP), narrated
     selector     NarratedSelector: selectors' select(), narrated, for one-thread servers
+    crowd        a one-thread server's many clients: bounded outboxes, fair turns (no socket calls)
     limits       open files, a spare descriptor, short steps: what a server meets at scale
     order        canonical order, and ports made stable for comparison
     scene        who speaks when in a one-process run: data (Scene, Joins, Types), played by perform()
     framing      where a message ends: pure functions over bytes
-    pairing      two clients, one server: the host the ordering and relay modes share
     text         the one table of characters that must never act on a terminal
     oses         what differs from one OS to the next, named in one place
     keyboard     lines a person types, read by a thread (every OS)

@@ -58,6 +58,22 @@ def test_modes_never_import_the_launcher():
             assert "demo" not in targets, name
 
 
+SOCKET_CALLS = {"socket", "bind", "listen", "accept", "connect", "send", "sendall", "recv", "sendto",
+                "recvfrom", "shutdown", "close"}
+
+
+def test_the_chat_servers_bookkeeping_makes_no_socket_call():
+    """Every socket call of the chat server is in modes/chat.py, where a student reads it."""
+    tree = ast.parse((ROOT / "narration" / "crowd.py").read_text(encoding="utf-8"))
+    called = {node.func.attr for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert not called & SOCKET_CALLS
+    chat = ast.parse((ROOT / "modes" / "chat.py").read_text(encoding="utf-8"))
+    in_chat = {node.func.attr for node in ast.walk(chat)
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert {"accept", "recv", "send", "close"} <= in_chat
+
+
 def test_no_import_cycles():
     # A package importing its own submodules is how packages work; every other edge must be
     # acyclic, and a submodule its package imports never imports that package back (it would meet

@@ -17,7 +17,7 @@ import modes
 from modes._chat_rules import FLOOD_BURST
 from modes.number_add import answer
 from narration import events as ev
-from narration.pairing import INBOX_LINES
+from modes._pairing import INBOX_LINES
 from narration.run import Run
 
 

@@ -37,7 +37,7 @@ def test_every_mode_keeps_the_contract(name):
 def test_modes_holds_only_modes_and_their_pure_rules():
     files = sorted(path.name for path in MODES.glob("*.py"))
     mode_files = sorted(f"{name.replace('-', '_')}.py" for name in modes.names())
-    assert files == sorted(["__init__.py", "_chat_rules.py", *mode_files])
+    assert files == sorted(["__init__.py", "_chat_rules.py", "_pairing.py", *mode_files])
     assert not [path for path in MODES.iterdir() if path.is_dir() and path.name != "__pycache__"]
     rules = ast.parse((MODES / "_chat_rules.py").read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(rules) if isinstance(node, ast.Import) for alias in node.names}
