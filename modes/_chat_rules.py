@@ -40,6 +40,9 @@ FLOOD_RATE = 20.0                # ... then per second
 _NAME = re.compile(r"\w[\w.-]*")          # letters and digits of any script, then also . and -
 _GUEST = re.compile(r"guest-\d+", re.IGNORECASE)
 _BLANKS = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]{2,}|\t")   # padding: one space
+# The server's own lines start "* ".  Padding of any visible kind ("......") can still wrap a typed
+# "* bob left" to the start of a row, so in typed text a star before a space is marked: "\* bob left".
+_STAR = re.compile(r"([*\u066d\u204e\u2217\u2731\ufe61\uff0a])(?=\s)")
 # Letters that draw nothing (Hangul fillers): a name of them alone looks empty.
 _INVISIBLE_LETTERS = {0x115F, 0x1160, 0x3164, 0xFFA0}
 # Letters of other alphabets that look like Latin ones (a small part of Unicode's confusables):
@@ -105,10 +108,11 @@ def check_name(name: str, taken) -> str:
 
 
 def relayed(text: str) -> str:
-    """A typed line as others see it: padding squeezed to one space (so no words can be pushed onto
-    a row of their own), every control, invisible, bidi or tag character spelled out; BadText if
-    that is too long to relay."""
-    shown = visible(_BLANKS.sub(" ", text))
+    """A typed line as others see it: padding squeezed to one space, a star before a space marked
+    (so nothing typed can look like the server's own "* ..." lines, wherever a terminal wraps it),
+    every control, invisible, bidi or tag character spelled out; BadText if that is too long to
+    relay."""
+    shown = visible(_STAR.sub(r"\\\1", _BLANKS.sub(" ", text)))
     if len(shown) > RELAY_LIMIT:
         raise BadText(f"error: line too long to relay ({len(shown)} characters once made visible;"
                       f" the limit is {RELAY_LIMIT})")

@@ -32,21 +32,21 @@ never sleeps.
 """
 from __future__ import annotations
 
-import struct
 import threading
 from contextlib import suppress
-from socket import SHUT_RDWR, SO_SNDTIMEO, SOL_SOCKET
+from socket import SHUT_RDWR, SO_LINGER, SO_SNDTIMEO, SOL_SOCKET
 from typing import NamedTuple
 
 from narration.errors import Stopped
 from narration.framing import LineBuffer, TooLong, recv_line, reply_line
+from narration.oses import RESET_ON_CLOSE, send_wait
 from narration.text import address_text
 
 NAMES = ("X", "Y")                   # the first connection is client X, the second client Y
 ORDINALS = ("first", "second")
 BUFSIZE = 1024
 INBOX_LINES = 16                     # one client's lines the host has not taken yet: then its reader waits
-SEND_GRACE = struct.pack("ll", 0, 1000)   # SO_SNDTIMEO, 1 ms: how long a sendall waits for a full buffer
+SEND_GRACE = send_wait(1)            # SO_SNDTIMEO, 1 ms: how long a sendall waits for a full buffer
 STEP = 0.2                           # seconds: how often a waiting reader looks whether the run stops
 SESSION_FULL = "error: the session is full (two clients are talking); try again later"
 NOT_YET = "error: please wait: the server confirms you once a second client has connected"
@@ -205,12 +205,19 @@ def close_pair(me, pair: Pair) -> None:
     for client in pair.clients:
         client.conn.shutdown(SHUT_RDWR)
     stopping = False
+    still_talking = set()
     while not all(client.gone for client in pair.clients):
         try:
-            pair.next_message()              # drain: late lines are dropped, newcomers turned away
+            client, message = pair.next_message()   # drain: late lines dropped, newcomers turned away
         except Stopped:
             stopping = True                  # the readers still report in; then stop
+            continue
+        if message is not None:
+            still_talking.add(client)
     for client in pair.clients:
+        if client in still_talking:          # it sends on as we hang up: a reset tells it now
+            me.note(f"client {client.name} was still sending: close() resets its connection")
+            client.conn.setsockopt(SOL_SOCKET, SO_LINGER, RESET_ON_CLOSE)
         client.conn.close()
     for client in pair.clients:
         me.join(client.reader)

@@ -6,10 +6,13 @@ kit is one code path on all three.
     REUSE_OPTION      the option that lets a server restart on its port and keeps others off it
     ADDRESS_COMMAND   how to see this machine's addresses
     FIREWALL          what may stop students from connecting
+    send_wait()       SO_SNDTIMEO's value: a DWORD of milliseconds on Windows, a timeval elsewhere
+    RESET_ON_CLOSE    SO_LINGER's value for "on, 0 seconds": two u_shorts on Windows, two ints elsewhere
 """
 from __future__ import annotations
 
 import socket
+import struct
 import sys
 
 OS = "win32" if sys.platform == "win32" else "darwin" if sys.platform == "darwin" else "linux"
@@ -38,3 +41,15 @@ def reuse_option(level: int, option: int) -> tuple[int, str]:
     names = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
              (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
     return option, names.get((level, option), str(option))
+
+
+def send_wait(milliseconds: int) -> bytes:
+    """How long a blocking send may wait for room in the kernel's buffer (SO_SNDTIMEO)."""
+    if OS == "win32":
+        return struct.pack("L", milliseconds)
+    return struct.pack("ll", milliseconds // 1000, milliseconds % 1000 * 1000)
+
+
+# close() then sends a reset (RST) at once and drops what was queued: the peer's blocked send
+# fails now, instead of probing a zero window until its own timeout.
+RESET_ON_CLOSE = struct.pack("HH" if OS == "win32" else "ii", 1, 0)

@@ -72,7 +72,18 @@ def test_padding_cannot_put_words_on_a_row_of_their_own(padding):
     """`* bob left` pushed to the start of a terminal row would look like the server's own line."""
     chat, (ada, bob, _) = crowd("ada", "bob", "cy")
     actions = chat.receive(ada, f"hi{padding}* bob left".encode())
-    assert actions == [Delivery((bob, 3), "ada: hi * bob left")]
+    assert actions == [Delivery((bob, 3), "ada: hi \\* bob left")]
+
+
+@pytest.mark.parametrize("padding", ["." * 200, "_" * 75, "-=" * 40])
+def test_visible_padding_cannot_make_a_line_look_like_the_servers_own(padding):
+    """Any visible padding can wrap `* bob left` to the start of a row at some width; a typed star
+    before a space is marked, so no row of typed text starts like the server's `* ...` lines."""
+    chat, (ada, bob, _) = crowd("ada", "bob", "cy")
+    for star in "*\uff0a\u2217":
+        (delivery,) = chat.receive(ada, f"hi{padding}{star} bob left".encode())
+        assert delivery == Delivery((bob, 3), f"ada: hi{padding}\\{star} bob left")
+    assert chat.receive(ada, b"a*b is fine") == [Delivery((bob, 3), "ada: a*b is fine")]
 
 
 def test_a_line_too_long_once_made_visible_is_refused_before_anyone_gets_it():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 
 import pytest
 from conftest import closed, received, recv_line, run_mode
@@ -15,9 +16,9 @@ from test_hostile import ORDINARY
 
 import modes
 from modes._chat_rules import FLOOD_BURST
+from modes._pairing import INBOX_LINES
 from modes.number_add import answer
 from narration import events as ev
-from modes._pairing import INBOX_LINES
 from narration.run import Run
 
 
@@ -168,6 +169,39 @@ def test_relay_drops_a_partner_that_never_reads_and_serves_the_next_pair(serve):
         pair = (x.getsockname(), y.getsockname())
     for address in pair:                                         # the host has closed both: the next pair
         closed(server.run.trace, address)
+    ORDINARY["relay"](server.address)
+
+
+def read_to_the_end(lines, over: threading.Event) -> None:
+    while lines.readline():
+        pass
+    over.set()
+
+
+def test_relay_a_partner_still_sending_as_the_chat_ends_is_told_at_once(serve):
+    """X floods while Y never reads: once the host hangs up, X's blocked sendall must fail at once.
+    A plain close() after the drain left X probing a zero window for up to 10 s (TCP's persist
+    timer), in about one run in three; so three pairs, each with a 4 s limit on X's sendall."""
+    server = serve("relay")
+    for _ in range(3):
+        x = socket.create_connection(server.address, timeout=4)
+        y = socket.create_connection(server.address, timeout=4)        # never reads
+        with x, y, x.makefile("rb") as x_lines:
+            assert x_lines.readline() == b"Client X has connected.\n"
+            over = threading.Event()
+            reader = threading.Thread(target=read_to_the_end, args=(x_lines, over))
+            reader.start()
+            try:
+                for _ in range(100_000):                                # bounded: ~100 MB at most
+                    if over.is_set():
+                        break
+                    x.sendall(b"z" * 1000 + b"\n")
+            except TimeoutError:
+                pytest.fail("X's sendall waited 4 s on a connection the server had closed")
+            except OSError:
+                pass                                                    # reset: told at once
+            reader.join(10)
+            assert over.is_set()
     ORDINARY["relay"](server.address)
 
 
