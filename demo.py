@@ -128,7 +128,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="how long a client's connect() may take (default 10): the server's "
                              "kernel completes it, before any accept()")
     parser.add_argument("--screenshot", metavar="PATH",
-                        help="also write the run to PATH: .svg, .html, .txt or .png")
+                        help="also write the run to PATH: .svg, .html, .txt, .png or .mmd (Mermaid)")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
@@ -174,8 +174,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"--timeout {options.timeout}: give a number of seconds from 0 to 86400")
     if options.width is not None and not 40 <= options.width <= 400:
         raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
-    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png")):
-        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt or .png")
+    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png", ".mmd")):
+        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt, .png or .mmd")
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options

@@ -1,4 +1,4 @@
-"""Screenshots of a finished run: SVG, HTML, TXT and PNG, byte-identical run after run.
+"""Screenshots of a finished run: SVG, HTML, TXT, PNG and Mermaid, byte-identical run after run.
 
 Who calls what: ``demo.py --screenshot PATH`` builds the finished run's view (ports already
 normalised, no times) and calls ``save(view, path, width=..., title=..., font=...)``; the
@@ -10,6 +10,7 @@ PNG from its SVG with ``png`` and ``write``.  Tests use the rest of the names ex
 - ``svg``, ``box_arms`` and the grid constants: ``narration.screenshots.svg``.
 - ``png``, ``write`` and the PNG tag helpers: ``narration.screenshots.png``.
 - ``Font``, ``find_font``, ``font_names``: ``narration.screenshots.fonts``.
+- ``mermaid``: the ladder as a Mermaid ``sequenceDiagram`` (``.mmd``), ``narration.screenshots.mermaid``.
 
 What keeps the bytes stable
 ---------------------------
@@ -49,7 +50,7 @@ from narration.screenshots.svg import (
 )
 from narration.text import visible
 
-FORMATS = (".svg", ".html", ".txt", ".png")
+FORMATS = (".svg", ".html", ".txt", ".png", ".mmd")
 
 __all__ = [
     "CELL_HEIGHT", "CELL_WIDTH", "FORMATS", "PADDING", "TITLE_BAR", "Font", "ScreenshotError",
@@ -73,6 +74,9 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
         content = text(renderable, width=width, title=title).encode("utf-8")
     elif suffix == ".png":
         content = png(svg(render_rows(renderable, width), width=width, title=title), font=font)
+    elif suffix == ".mmd":                     # the ladder as text: a Mermaid sequenceDiagram
+        from narration.screenshots.mermaid import mermaid
+        content = mermaid(renderable.events, renderable.actor_rank, renderable.look).encode("utf-8")
     else:
         raise ScreenshotError(f"{path}: a screenshot's name must end in {', '.join(FORMATS)}")
     write(target, content)

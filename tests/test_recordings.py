@@ -1,0 +1,61 @@
+"""Recordings of a run (issue 17): Mermaid, asciicast, animated SVG, the light theme."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import run_demo
+from test_screenshots import shoot, shoot_three
+
+from narration import events as ev
+from narration.screenshots.mermaid import mermaid
+
+INERT = r"(?:[^;#<>\"%{}\n\x00-\x1f]|#\w+;)+"      # no syntax, no markup: only entity codes
+MERMAID_LINE = re.compile(rf"    (participant P\d+ as {INERT}|P\d+(->>|-x|--\))P\d+: {INERT}|Note over P\d+: {INERT})")
+
+
+# -- Mermaid ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["echo", "chat"])
+def test_mermaid_is_byte_identical_across_runs(tmp_path, mode):
+    runs = shoot_three(tmp_path, ".mmd", "--mode", mode)
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_mermaid_draws_the_ladder_as_a_sequence_diagram(tmp_path):
+    lines = shoot(tmp_path, "echo.mmd", "--mode", "echo").decode().splitlines()
+    assert lines[0] == "sequenceDiagram"
+    assert lines[1:3] == ["    participant P0 as server", "    participant P1 as client"]
+    for line in lines[1:]:
+        assert MERMAID_LINE.fullmatch(line), line
+    assert "    P1->>P0: connect" in lines
+    assert "    P1->>P0: #quot;hello\\n#quot; 6 B" in lines
+    assert "    P0--)P1: close" in lines
+    assert lines.index("    P1->>P0: connect") < lines.index("    P1->>P0: #quot;hello\\n#quot; 6 B")
+
+
+def test_mermaid_keeps_network_text_inert(tmp_path):
+    """A payload cannot end a statement, open a tag, start a directive or act on a terminal."""
+    hostile = 'a;b#c<img src=x>"d" %%{init: {}}%% \x1b[2J end'
+    lines = shoot(tmp_path, "echo.mmd", "--mode", "echo", "--send", hostile).decode().splitlines()
+    for line in lines[1:]:
+        assert MERMAID_LINE.fullmatch(line), line
+    sent = next(line for line in lines if line.startswith("    P1->>P0: #quot;a"))
+    assert sent == ("    P1->>P0: #quot;a#59;b#35;c#lt;img src=x#gt;#quot;d#quot; #37;#37;#123;init: "
+                    "#123;#125;#125;#37;#37; \\x1b[2J …#quot; 44 B")     # cut at 40 characters
+    assert "\x1b" not in "\n".join(lines)
+
+
+def test_mermaid_draws_a_lost_datagram_as_a_crossed_arrow():
+    """Events are data: a datagram sent to a socket of the run that never received it."""
+    server, client = ("127.0.0.1", 5000), ("127.0.0.1", 6000)
+    events = [ev.Bind("server", ("127.0.0.1", 0), server), ev.SendTo("client", b"ping 1", 6, client, server),
+              ev.RecvFrom("server", b"ping 1", 6, server, client), ev.SendTo("client", b"ping 2", 6, client, server)]
+    lines = mermaid(events, {"server": 0, "client": 1}).splitlines()
+    assert "    P1->>P0: #quot;ping 1#quot; 6 B" in lines
+    assert lines[-1] == "    P1-xP0: #quot;ping 2#quot; 6 B"
+
+
+def test_an_unknown_screenshot_extension_names_the_formats(tmp_path):
+    result = run_demo("--mode", "echo", "--screenshot", str(tmp_path / "run.gif2"))
+    assert result.returncode == 2
+    assert ".mmd" in result.stderr
