@@ -6,6 +6,7 @@
     python demo.py --mode echo --role server   only the server (students connect with nc)
     python demo.py --mode echo --role client --host H   only the client, against H
     python demo.py --lesson stream             a classic mistake, failing for real, then the fix
+    python demo.py --run server.py --run "client.py localhost 12000" --send hello   your own programs
     python demo.py --list                      the modes
 
 The launcher is thin: it parses the command line, starts the mode's server in a thread, waits
@@ -81,6 +82,15 @@ class UsageError(Exception):
     """A command-line mistake; its text is the one line we print."""
 
 
+class _InOrder(argparse.Action):
+    """Appends as action="append" does, and keeps --run and --send in the order given
+    (``options.script``): each --send line belongs to the --run before it."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), value])
+        namespace.script = [*getattr(namespace, "script", []), (self.dest, value)]
+
+
 class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:   # lessons, examples and exit codes: read only when help is asked for
         from narration import lessons
@@ -106,8 +116,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=mode_names, metavar="NAME",
                         help=f"which demo to run: {', '.join(mode_names)}")
     parser.add_argument("--list", action="store_true", help="list the modes and exit")
-    parser.add_argument("--send", action="append", metavar="TEXT",
-                        help="a line for the first client to send, instead of its script (repeatable)")
+    parser.add_argument("--send", action=_InOrder, metavar="TEXT",
+                        help="a line for the first client to send, instead of its script (repeatable); "
+                             "after --run PROGRAM, a line typed into that program")
+    parser.add_argument("--run", action=_InOrder, metavar="'PROGRAM [ARGS]'",
+                        help="run your own Python program under narration, each in its own process, "
+                             "in the order given (repeatable): --run server.py --run 'client.py localhost 12000'")
     parser.add_argument("--interactive", action="store_true",
                         help="type the client's lines yourself while the server runs")
     parser.add_argument("--role", choices=("both", "server", "client"), default="both",
@@ -128,7 +142,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="how long a client's connect() may take (default 10): the server's "
                              "kernel completes it, before any accept()")
     parser.add_argument("--screenshot", metavar="PATH",
-                        help="also write the run to PATH: .svg, .html, .txt, .png or .mmd (Mermaid)")
+                        help="also write the run to PATH: .svg, .html, .txt, .png, .mmd (Mermaid) or .cast (asciinema)")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
@@ -144,8 +158,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help=f"a classic mistake, failing for real, then the fix: {', '.join(lesson_names)} "
                              "(listed below; --pitfall is the same)")
     options = parser.parse_args(argv)
-    if not options.list and options.mode is None and options.lesson is None:
-        raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), a --lesson, or --list")
+    if options.run:
+        refuse_with_programs(options)
+    elif not options.list and options.mode is None and options.lesson is None:
+        raise UsageError(f"choose a mode with --mode NAME ({', '.join(mode_names)}), a --lesson, --run, or --list")
     refuse_idle_flags(options)
     if options.send and options.interactive:
         raise UsageError("--send and --interactive both give the client's lines; choose one")
@@ -174,11 +190,30 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"--timeout {options.timeout}: give a number of seconds from 0 to 86400")
     if options.width is not None and not 40 <= options.width <= 400:
         raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
-    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png", ".mmd")):
-        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt, .png or .mmd")
+    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png", ".mmd", ".cast")):
+        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt, .png, .mmd "
+                         "or .cast")
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options
+
+
+def refuse_with_programs(options) -> None:
+    """--run: the flags that shape our own modes' servers and clients do nothing for a program."""
+    from narration import programs
+
+    given = [flag for flag, value in (("--mode", options.mode), ("--lesson", options.lesson),
+                                      ("--role", options.role != "both"), ("--interactive", options.interactive),
+                                      ("--host", options.host != "127.0.0.1"), ("--port", options.port is not None),
+                                      ("--keep-serving", options.keep_serving), ("--framing", options.framing != "line"),
+                                      ("--max-clients", options.max_clients is not None),
+                                      ("--timeout", options.timeout is not None)) if value]
+    if given:
+        raise UsageError(f"{given[0]} is for our own modes: a program run with --run takes its address, "
+                         "port and lines from its own arguments and --send")
+    problem = programs.problem(options.script)
+    if problem:
+        raise UsageError(problem)
 
 
 def refuse_idle_flags(options) -> None:
@@ -235,6 +270,20 @@ def run_in_process(options, run, console) -> Exit:
         save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
         raise run.failures[0]
+    return Exit.OK
+
+
+def run_programs(options, run, console) -> Exit:
+    """--run: the student's own programs, each in its own process, narrated (narration.programs)."""
+    from narration import programs
+    from narration.order import canonical, shown
+
+    programs.play(run, programs.programs_of(options.script))
+    events = shown(canonical(run.trace))
+    show_finished(console, events, run.trace.actor_rank, options)
+    if options.screenshot:
+        save_screenshot(options, events, run.trace.actor_rank,
+                        title=programs.title(command_line(options), events))
     return Exit.OK
 
 
@@ -385,7 +434,7 @@ def show_finished(console, events, actor_rank, options) -> None:
         console.print(view)
 
 
-def save_screenshot(options, events, actor_rank) -> None:
+def save_screenshot(options, events, actor_rank, title: str | None = None) -> None:
     """Draw the finished run again, at a fixed width with ports normalised, and save it."""
     import shlex
 
@@ -394,20 +443,23 @@ def save_screenshot(options, events, actor_rank) -> None:
 
     view = drawing(events, actor_rank, kind=options.view, look=look(options, normalise=True))
     save(view, options.screenshot, width=options.width or screenshot_width(options.view, events),
-         title=shlex.join(command_line(options)), font=options.font)
+         title=title or shlex.join(command_line(options)), font=options.font)
 
 
 def command_line(options) -> list[str]:
     """The command that draws this run again: a screenshot's title (the port does not matter)."""
     command = ["python", "demo.py"]
-    command += ["--lesson", options.lesson] if options.lesson else ["--mode", options.mode]
+    if options.run:
+        command += [item for kind, text in options.script for item in (f"--{kind}", text)]
+    else:
+        command += ["--lesson", options.lesson] if options.lesson else ["--mode", options.mode]
     for flag, value in (("--view", None if options.view == "log" else options.view),
                         ("--explain", options.explain), ("--wire", options.wire),
                         ("--interactive", options.interactive), ("--max-clients", options.max_clients),
                         ("--keep-serving", options.keep_serving),
                         ("--width", options.width)):
         command += [flag] if value is True else [flag, str(value)] if value else []
-    for line in options.send or ():
+    for line in () if options.run else options.send or ():
         command += ["--send", line]
     return command
 
@@ -509,7 +561,7 @@ def launch(argv: list[str] | None) -> int:
         run.family = socket.AF_INET6
     roles = {"both": run_in_process, "server": run_server_role, "client": run_client_role}
     try:
-        return roles[options.role](options, run, console)
+        return run_programs(options, run, console) if options.run else roles[options.role](options, run, console)
     except KeyboardInterrupt:
         # A server gets a moment to say goodbye to its clients (chat does); then every socket is cut.
         run.stop(grace=0.3 if options.role == "server" else 0.0)

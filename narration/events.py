@@ -114,11 +114,12 @@ class Connect(Event):
 
 # -- data -----------------------------------------------------------------------------------------
 class Data(Event):
-    own = ("data", "size", "span", "local", "peer")
+    own = ("data", "size", "span", "local", "peer", "count")
     __slots__ = own
     # data: the payload (at most PAYLOAD_KEPT bytes of it); size: the exact byte count;
-    # span: where these bytes sit in this direction of the stream, (start, end)
-    defaults = {"local": None, "peer": None}
+    # span: where these bytes sit in this direction of the stream, (start, end);
+    # count: how many calls this event stands for (a folded run of them: "sendall ×1,000")
+    defaults = {"local": None, "peer": None, "count": 1}
 
 
 class Send(Data):

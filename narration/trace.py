@@ -36,9 +36,11 @@ class Trace:
         self.lock = threading.RLock()           # one lock for the trace and every account kept with it
         self.changed = threading.Condition(self.lock)   # notified on every record
 
-    def record(self, event: Event, *, after: tuple = ()) -> Recorded:
+    def record(self, event: Event, *, after: tuple = (), thread: str | None = None) -> Recorded:
+        """``thread``: the program-order key, when the event happened on a thread elsewhere (a
+        narrated program's, in another process); by default this thread's name."""
         with self.changed:
-            recorded = Recorded(self._seq, event, threading.current_thread().name,
+            recorded = Recorded(self._seq, event, thread or threading.current_thread().name,
                                 time.perf_counter() - self.started, after)
             self._seq += 1
             if self.keep:

@@ -19,7 +19,7 @@ from rich.text import Text
 from narration.events import Event
 from narration.order import lost
 from narration.text import address_text
-from narration.views.log import Look, Narrator, safe_text
+from narration.views.log import Look, Narrator, amount, called, safe_text
 from narration.views.words import detail
 
 STEP_WIDTH = 4
@@ -110,9 +110,9 @@ class LadderView:
         if event.call == "recv":
             if event.size == 0:
                 return Text("recv b'' (end of stream)", style="closed")
-            return Text.assemble(Text("recv ", style="call"), Text(f"{event.size} B", style="bytes"))
+            return Text.assemble(Text(f"{called(event)} ", style="call"), Text(amount(event), style="bytes"))
         if event.call == "recvfrom":
-            return Text.assemble(Text("recvfrom ", style="call"), Text(f"{event.size} B", style="bytes"))
+            return Text.assemble(Text(f"{called(event)} ", style="call"), Text(amount(event), style="bytes"))
         if event.call == "timeout":
             return Text(f"✗ {event.waited} timed out ({event.seconds:g} s)", style="closed")
         if event.call == "settimeout":
@@ -134,7 +134,8 @@ class LadderView:
     @staticmethod
     def _payload(event: Event, narrator: Narrator) -> Text:
         text = safe_text(narrator.ports(event.data.decode("utf-8", "backslashreplace")))
-        return Text.assemble(Text('"', style="bytes"), text, Text(f'" {event.size} B', style="bytes"))
+        fold = "" if getattr(event, "count", 1) == 1 else f"×{event.count:,} "
+        return Text.assemble(Text(fold + '"', style="bytes"), text, Text(f'" {amount(event)}', style="bytes"))
 
     def _arrow(self, row, start: int, end: int, line: str, label: Text, style: str, width: int, *,
                lost: bool = False) -> None:

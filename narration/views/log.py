@@ -139,7 +139,8 @@ class Narrator:
         if call == "timeout":                     # shown on the line of the call that gave up
             body.append(f"{event.waited:<{CALL_WIDTH}}", style="call")
             return body.append("✗ " + detail(event), style="closed")
-        body.append(f"{call:<{CALL_WIDTH}}", style="call")
+        label = called(event)
+        body.append(f"{label:<{CALL_WIDTH}}" if len(label) < CALL_WIDTH else f"{label} ", style="call")
         if call in ("send", "sendall", "recv"):
             body.append_text(self._data(event))
         elif call in ("sendto", "recvfrom"):
@@ -152,7 +153,7 @@ class Narrator:
         arrow, arrow_style = ("→", "arrow.send") if event.call != "recv" else ("←", "arrow.recv")
         body = Text()
         body.append(f"{arrow} ", style=arrow_style)
-        body.append(f"{event.size} B ", style="bytes")
+        body.append(f"{amount(event)} ", style="bytes")
         if len(self.peers) > 1 and event.peer is not None and tuple(event.peer) in self.peers:
             body.append(self.ports(f"{'from' if event.call == 'recv' else 'to'} :{event.peer[1]} "), style="bytes")
         if event.call == "recv" and event.size == 0:
@@ -166,7 +167,7 @@ class Narrator:
         sending = event.call == "sendto"
         body = Text()
         body.append("→ " if sending else "← ", style="arrow.send" if sending else "arrow.recv")
-        body.append(f"{event.size} B ", style="bytes")
+        body.append(f"{amount(event)} ", style="bytes")
         body.append(self.ports(f"{'to' if sending else 'from'} {address_text(event.peer)} "), style="bytes")
         return self._quoted(event, body)
 
@@ -179,6 +180,21 @@ class Narrator:
         if len(shown) < event.size:
             body.append(f" …(+{event.size - len(shown)} B)", style="bytes")
         return body
+
+
+def called(event: Event) -> str:
+    """The call's name, with how many calls a folded event stands for: ``sendall ×1,000``."""
+    count = getattr(event, "count", 1)
+    return event.call if count == 1 else f"{event.call} ×{count:,}"
+
+
+def amount(event: Event) -> str:
+    """An event's byte count: exact for one call, ``1.0 MB in all`` for a folded run of them."""
+    if getattr(event, "count", 1) == 1:
+        return f"{event.size} B"
+    size = event.size
+    figure = f"{size:,} B" if size < 10_000 else f"{size / 1e3:.1f} kB" if size < 1e6 else f"{size / 1e6:.1f} MB"
+    return f"{figure} in all"
 
 
 def wire_lines(event: Event) -> list[Text]:

@@ -1,0 +1,651 @@
+"""The bootstrap a student's program runs under: ``python child.py REPORT_PORT PROGRAM [ARGS...]``.
+
+It replaces ``socket.socket`` with a subclass that reports every call, then runs the program as
+``python PROGRAM ARGS`` would (``runpy.run_path``, ``__main__``, its own ``sys.argv`` and
+``sys.path[0]``).  Because the class itself is replaced, ``from socket import *``,
+``create_connection``, ``create_server`` and ``socketserver`` (whose accept() builds ``socket(...)``
+from the module global) all make narrated sockets.
+
+Standard library only, and no import of the kit: this file runs inside the student's process,
+which must start fast and must not see our packages.
+
+Reports
+-------
+One JSON array a line, over a loopback TCP connection to the narrator (the same on every OS):
+``[n, thread, kind, ...fields]``; ``n`` counts this process's reports, ``thread`` is the thread's
+number here (0 the main thread, then in the order threads were started).  Payloads are base64,
+at most ``KEPT`` bytes of each call (the byte count stays exact).  Nothing is ever pickled.
+Reports are sent in batches: at once for the calls that make a program ready (listen, a UDP bind,
+connect) and at exit, else when a batch is large or a tenth of a second old.
+
+print() and input(): ``sys.stdout`` and ``sys.stderr`` become writers that report each line on
+the thread that wrote it (so a line sits between the calls it came between); ``input()`` reads a
+line from stdin and reports the prompt with the line, as a terminal would show them.
+
+Stopping a server
+-----------------
+When the narrator says ``stop`` (every client has exited), the program is stopped as Ctrl-C
+would stop it, but only once it is idle: every thread is waiting in a narrated call (accept, recv,
+recvfrom, select) with nothing to read.  The main thread then gets ``KeyboardInterrupt`` from
+that call (the program's own ``except KeyboardInterrupt`` runs, as in a terminal); threads still
+waiting once the main thread has finished end quietly.  Waits are taken in short steps to see
+this, with one readiness check first, so a call whose data is already there costs one poll().
+"""
+import _thread
+import atexit
+import base64
+import builtins
+import json
+import os
+import runpy
+import select
+import selectors
+import socket
+import sys
+import threading
+import time
+import traceback
+
+KEPT = 4096           # bytes of each send/recv reported; the count is always exact
+STEP = 0.05           # seconds: how often a waiting call looks whether the program is being stopped
+BATCH = 64 * 1024     # bytes of reports held before they are sent
+EVERY = 0.1           # seconds: the longest a report waits in a batch (a print before a long sleep)
+
+_RealSocket = socket.socket
+_real_select = select.select
+_HERE = os.path.abspath(__file__)
+
+
+class Reporter:
+    """Reports in batches over one loopback connection; the narrator's ``stop`` comes back on it."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.sock = _RealSocket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.connect(("127.0.0.1", port))
+        self.lock = _thread.allocate_lock()
+        self.batch: list[str] = []
+        self.size = 0
+        self.count = 0
+        self.closed = False
+        self.stop = threading.Event()
+        self._send(token + "\n")
+
+    def report(self, thread: int, kind: str, *fields, now: bool = False) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            line = json.dumps([self.count, thread, kind, *fields], separators=(",", ":"))
+            self.count += 1
+            self.batch.append(line)
+            self.size += len(line)
+            if now or self.size > BATCH:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self.batch and not self.closed:
+            text = "\n".join(self.batch) + "\n"
+            self.batch.clear()
+            self.size = 0
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        try:
+            self.sock.sendall(text.encode("utf-8", "surrogatepass"))
+        except OSError:
+            self.closed = True          # the narrator is gone (Ctrl-C): nothing left to tell
+
+    def every_so_often(self) -> None:
+        """Send what waits in the batch every EVERY seconds (a thread of ours, not the program's)."""
+        while not self.closed:
+            time.sleep(EVERY)           # pacing: how late a batched report may be, not synchronisation
+            self.flush()
+
+    def listen_for_stop(self) -> None:
+        """The narrator's orders: ``stop`` (stop when idle); the connection ending means it is gone."""
+        pending = b""
+        while True:
+            try:
+                chunk = self.sock.recv(1024)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                os._exit(130)          # the narrator has gone (Ctrl-C): so does the program
+            pending += chunk
+            if b"stop\n" in pending:
+                self.stop.set()
+
+
+REPORTER: Reporter
+_thread_numbers = {"next": 1}
+_MAIN_DONE = threading.Event()
+_waiting: dict = {}                 # thread -> what it waits on: (read fds, write fds)
+_waiting_lock = _thread.allocate_lock()
+_stopped = {"said": False}
+
+
+def me() -> int:
+    """This thread's number: 0 for the main thread, then in the order threads were started."""
+    thread = threading.current_thread()
+    number = getattr(thread, "_narration_number", None)
+    if number is None:
+        if thread is threading.main_thread():
+            number = 0
+        else:
+            number = _thread_numbers["next"]
+            _thread_numbers["next"] += 1
+        thread._narration_number = number
+    return number
+
+
+def report(kind: str, *fields, now: bool = False) -> None:
+    OUT.end_partial()
+    REPORTER.report(me(), kind, *fields, now=now)
+
+
+def _payload(data) -> str:
+    return base64.b64encode(bytes(data[:KEPT])).decode("ascii")
+
+
+def _address(address):
+    if isinstance(address, tuple) and len(address) >= 2:
+        return [str(address[0]), address[1]]
+    return None
+
+
+# -- waiting, and stopping when idle -----------------------------------------------------------
+def _ready(reads, writes, timeout: float) -> bool:
+    """Whether any of these descriptors is ready within ``timeout``: poll() where the OS has it
+    (no limit at fd 1024), select() elsewhere (Windows: sockets only, which is all we wait on)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        for fd in reads:
+            poller.register(fd, select.POLLIN)
+        for fd in writes:
+            poller.register(fd, select.POLLOUT)
+        return bool(poller.poll(timeout * 1000))
+    return any(_real_select(list(reads), list(writes), [], timeout)[:2])
+
+
+def _everyone_idle() -> bool:
+    """Under _waiting_lock: every thread of the program waits in a narrated call, nothing ready."""
+    main = threading.main_thread()
+    threads = [t for t in threading.enumerate() if t.is_alive() and not isinstance(t, threading._DummyThread)
+               and not (t is main and _MAIN_DONE.is_set())]   # a finished program's main thread joins the rest
+    for thread in threads:
+        what = _waiting.get(thread)
+        if what is None:
+            return False
+        try:
+            if _ready(what[0], what[1], 0):
+                return False
+        except (OSError, ValueError):
+            return False            # a socket closed meanwhile: that thread is about to wake
+    return True
+
+
+def _stop_if_idle() -> None:
+    """Called by a waiting thread at each step: stop the program here if it is idle."""
+    if not REPORTER.stop.is_set():
+        return
+    with _waiting_lock:
+        main = threading.current_thread() is threading.main_thread()
+        if not (main or _MAIN_DONE.is_set()) or not _everyone_idle():
+            return
+        first = not _stopped["said"]
+        _stopped["said"] = True
+        del _waiting[threading.current_thread()]
+    if first:
+        report("stopped")
+    if main:
+        raise KeyboardInterrupt     # as Ctrl-C in a terminal: the program's own handler runs
+    raise SystemExit                # a thread still waiting after the main thread has finished
+
+
+def wait_for(reads, writes, timeout):
+    """Wait until one of the descriptors is ready, or ``timeout`` (None: for ever) has passed,
+    in short steps so that a stop can end the wait.  True if ready."""
+    if _ready(reads, writes, 0):
+        return True
+    thread = threading.current_thread()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with _waiting_lock:
+        _waiting[thread] = (reads, writes)
+    try:
+        while True:
+            step = STEP if deadline is None else max(0.0, min(STEP, deadline - time.monotonic()))
+            if _ready(reads, writes, step):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            _stop_if_idle()
+    finally:
+        with _waiting_lock:
+            _waiting.pop(thread, None)
+
+
+# -- the socket class ------------------------------------------------------------------------
+_OPTIONS = {}
+for _name in ("SO_REUSEADDR", "SO_REUSEPORT", "SO_KEEPALIVE", "SO_BROADCAST", "SO_RCVBUF", "SO_SNDBUF",
+              "SO_LINGER", "SO_EXCLUSIVEADDRUSE", "TCP_NODELAY", "IPV6_V6ONLY", "SO_RCVTIMEO", "SO_SNDTIMEO"):
+    if hasattr(socket, _name):
+        _OPTIONS.setdefault(getattr(socket, _name), _name)
+_HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
+
+
+class NarratedSocket(_RealSocket):
+    """``socket.socket``, reporting each call it makes (IPv4 and IPv6 sockets; others are left be)."""
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        super().__init__(family, type, proto, fileno)
+        self._n_on = self.family in (socket.AF_INET, socket.AF_INET6)
+        self._n_local = None
+        self._n_peer = None
+        self._n_sent = 0
+        self._n_received = 0
+        self._n_listening = False
+        self._n_closed = False
+        if self._n_on and fileno is None:
+            kind = "SOCK_DGRAM" if self.type == socket.SOCK_DGRAM else "SOCK_STREAM"
+            report("socket", self.family.name, kind)
+
+    def _n_error(self, call: str, error: OSError, address=None) -> None:
+        where = f" {address[0]}:{address[1]}" if isinstance(address, tuple) and len(address) >= 2 else ""
+        reason = error.strerror or str(error) or type(error).__name__
+        report("error", f"{call}{where}: {reason}", isinstance(error, ConnectionResetError),
+               _address(self._n_local), _address(address) or _address(self._n_peer))
+
+    def _n_wait(self, call: str) -> None:
+        """Before a call that may block: wait in steps (see the module docstring)."""
+        timeout = super().gettimeout()
+        if timeout == 0.0:
+            return
+        if not wait_for((self.fileno(),), (), timeout):
+            report("timeout", call, timeout, _address(self._n_local))
+            raise TimeoutError("timed out")
+
+    def bind(self, address):
+        if not self._n_on:
+            return super().bind(address)
+        try:
+            super().bind(address)
+        except OSError as error:
+            self._n_error("bind", error, address)
+            raise
+        self._n_local = self.getsockname()[:2]
+        datagrams = self.type == socket.SOCK_DGRAM
+        report("bind", _address(address), _address(self._n_local), datagrams, now=datagrams)
+
+    def listen(self, *backlog):
+        super().listen(*backlog)
+        if self._n_on:
+            self._n_listening = True
+            if self._n_local is None:
+                self._n_local = self.getsockname()[:2]
+            report("listen", backlog[0] if backlog else min(socket.SOMAXCONN, 128),
+                   _address(self._n_local), now=True)
+
+    def accept(self):
+        if not self._n_on:
+            return super().accept()
+        self._n_wait("accept")
+        conn, address = super().accept()
+        if isinstance(conn, NarratedSocket):
+            conn._n_local = conn.getsockname()[:2]
+            conn._n_peer = address[:2]
+            report("accept", _address(conn._n_local), _address(conn._n_peer))
+        return conn, address
+
+    def connect(self, address):
+        if not self._n_on:
+            return super().connect(address)
+        try:
+            super().connect(address)
+        except OSError as error:
+            if not isinstance(error, (BlockingIOError, InterruptedError)):
+                self._n_error("connect", error, address)
+            raise
+        self._n_connected()
+
+    def _n_connected(self) -> None:
+        self._n_local = self.getsockname()[:2]
+        self._n_peer = self.getpeername()[:2]
+        report("connect", _address(self._n_local), _address(self._n_peer), now=True)
+
+    def _n_late_connect(self) -> None:
+        """A non-blocking connect() finished while nobody was looking (it raised BlockingIOError)."""
+        try:
+            self._n_connected()
+        except OSError:
+            pass
+
+    def connect_ex(self, address):
+        if not self._n_on:
+            return super().connect_ex(address)
+        code = super().connect_ex(address)
+        if code == 0:
+            self._n_connected()
+        return code
+
+    # -- data ------------------------------------------------------------------------------
+    def _n_data(self, kind: str, data) -> None:
+        if self._n_peer is None and self.type == socket.SOCK_STREAM:
+            self._n_late_connect()
+        if kind == "recv":
+            start = self._n_received
+            self._n_received += len(data)
+        else:
+            start = self._n_sent
+            self._n_sent += len(data)
+        report(kind, _payload(data), len(data), start, _address(self._n_local), _address(self._n_peer))
+
+    def send(self, data, flags=0):
+        if not self._n_on:
+            return super().send(data, flags)
+        try:
+            count = super().send(data, flags)
+        except OSError as error:
+            self._n_fail("send", error)
+            raise
+        self._n_data("send", memoryview(data)[:count])
+        return count
+
+    def sendall(self, data, flags=0):
+        if not self._n_on:
+            return super().sendall(data, flags)
+        try:
+            super().sendall(data, flags)
+        except OSError as error:
+            self._n_fail("sendall", error)
+            raise
+        self._n_data("sendall", memoryview(data))
+
+    def recv(self, bufsize, flags=0):
+        if not self._n_on:
+            return super().recv(bufsize, flags)
+        self._n_wait("recv")
+        try:
+            data = super().recv(bufsize, flags)
+        except OSError as error:
+            self._n_fail("recv", error)
+            raise
+        self._n_data("recv", data)
+        return data
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        if not self._n_on:
+            return super().recv_into(buffer, nbytes, flags)
+        self._n_wait("recv")
+        try:
+            count = super().recv_into(buffer, nbytes, flags)
+        except OSError as error:
+            self._n_fail("recv", error)
+            raise
+        self._n_data("recv", memoryview(buffer)[:count])
+        return count
+
+    def sendto(self, data, *rest):
+        if not self._n_on:
+            return super().sendto(data, *rest)
+        address = rest[-1]
+        try:
+            count = super().sendto(data, *rest)
+        except OSError as error:
+            self._n_fail("sendto", error, address)
+            raise
+        if self._n_local is None or not self._n_local[1]:
+            self._n_local = self.getsockname()[:2]
+        report("sendto", _payload(memoryview(data)[:count]), count, _address(self._n_local), _address(address))
+        return count
+
+    def recvfrom(self, bufsize, flags=0):
+        if not self._n_on:
+            return super().recvfrom(bufsize, flags)
+        self._n_wait("recvfrom")
+        try:
+            data, address = super().recvfrom(bufsize, flags)
+        except OSError as error:
+            self._n_fail("recvfrom", error)
+            raise
+        self._n_got_datagram(data, address)
+        return data, address
+
+    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+        if not self._n_on:
+            return super().recvfrom_into(buffer, nbytes, flags)
+        self._n_wait("recvfrom")
+        count, address = super().recvfrom_into(buffer, nbytes, flags)
+        self._n_got_datagram(memoryview(buffer)[:count], address)
+        return count, address
+
+    def _n_got_datagram(self, data, address) -> None:
+        if self.type != socket.SOCK_DGRAM:          # recvfrom on a TCP socket: a recv
+            self._n_data("recv", data)
+            return
+        if self._n_local is None:
+            self._n_local = self.getsockname()[:2]
+        report("recvfrom", _payload(data), len(data), _address(self._n_local), _address(address))
+
+    def _n_fail(self, call: str, error: OSError, address=None) -> None:
+        if not isinstance(error, (BlockingIOError, InterruptedError, TimeoutError)):
+            self._n_error(call, error, address)
+
+    # -- options and ending ---------------------------------------------------------------
+    def settimeout(self, value):
+        super().settimeout(value)
+        if self._n_on:
+            report("settimeout", value, _address(self._n_local))
+
+    def setblocking(self, flag):
+        super().setblocking(flag)
+        if self._n_on:
+            report("settimeout", None if flag else 0.0, _address(self._n_local))
+
+    def setsockopt(self, level, option, value, *more):
+        super().setsockopt(level, option, value, *more)
+        if self._n_on:
+            shown = value if isinstance(value, int) and not more else repr(value)
+            report("setsockopt", _OPTIONS.get(option, str(option)), shown,
+                   _address(self._n_local), _address(self._n_peer))
+
+    def shutdown(self, how):
+        if self._n_on:
+            report("shutdown", _HOW.get(how, str(how)), _address(self._n_local), _address(self._n_peer),
+                   self._n_listening)
+        super().shutdown(how)
+
+    def close(self):
+        if self._n_on and not self._n_closed and not self._closed:
+            self._n_closed = True
+            report("close", _address(self._n_local), _address(self._n_peer), self._n_listening)
+        super().close()
+
+
+# -- select() and selectors: waits a stop can end ---------------------------------------------
+def _fds(objects):
+    result = []
+    for item in objects:
+        result.append(item if isinstance(item, int) else item.fileno())
+    return result
+
+
+def narrated_select(rlist, wlist, xlist, timeout=None):
+    """select.select, waited in steps (see the module docstring); the same answer."""
+    if xlist or (timeout is not None and timeout <= STEP):
+        return _real_select(rlist, wlist, xlist, timeout)
+    try:
+        reads, writes = _fds(rlist), _fds(wlist)
+    except (AttributeError, ValueError, OSError):
+        return _real_select(rlist, wlist, xlist, timeout)
+    wait_for(reads, writes, timeout)
+    return _real_select(rlist, wlist, xlist, 0)
+
+
+def _narrated_selector_select(original):
+    def select_(self, timeout=None):
+        if timeout is not None and timeout <= 0:
+            return original(self, timeout)
+        reads = [key.fd for key in self.get_map().values() if key.events & selectors.EVENT_READ]
+        writes = [key.fd for key in self.get_map().values() if key.events & selectors.EVENT_WRITE]
+        wait_for(reads, writes, timeout)
+        return original(self, 0)
+    return select_
+
+
+# -- print() and input() -------------------------------------------------------------------
+class Lines:
+    """sys.stdout or sys.stderr: each whole line is reported on the thread that wrote it."""
+
+    def __init__(self, kind: str, real) -> None:
+        self.kind = kind
+        self.real = real
+        self.partial: dict[int, str] = {}
+        self.encoding = "utf-8"
+        self.errors = "replace"
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        number = me()
+        text = self.partial.pop(number, "") + text
+        *lines, rest = text.split("\n")
+        for line in lines:
+            REPORTER.report(number, self.kind, line)
+        if rest:
+            self.partial[number] = rest
+        return len(text)
+
+    def end_partial(self) -> None:
+        """A line without its newline yet, followed by a socket call: report it as it stands."""
+        if self.partial:
+            number = me()
+            rest = self.partial.pop(number, None)
+            if rest is not None:
+                REPORTER.report(number, self.kind, rest)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+
+class _Both:
+    def end_partial(self) -> None:
+        STDOUT.end_partial()
+        STDERR.end_partial()
+
+
+OUT = _Both()
+
+
+def narrated_input(prompt=""):
+    """input(): a line from stdin, reported with its prompt as a terminal would show them."""
+    number = me()
+    prompt = STDOUT.partial.pop(number, "") + str(prompt)
+    REPORTER.flush()
+    line = sys.stdin.readline()
+    if not line:
+        if prompt:
+            REPORTER.report(number, "out", prompt)
+        raise EOFError("EOF when reading a line")
+    line = line.rstrip("\n").rstrip("\r")
+    REPORTER.report(number, "input", prompt, line)
+    return line
+
+
+# -- the program's own errors ----------------------------------------------------------------
+def _own_frames(error: BaseException) -> str:
+    """The traceback as the program alone would print it: our frames (this file, runpy) left out."""
+    summary = traceback.TracebackException.from_exception(error)
+    _strip(summary)
+    return "".join(summary.format())
+
+
+def _strip(summary) -> None:
+    frames = [frame for frame in summary.stack
+              if os.path.abspath(frame.filename) != _HERE and not frame.filename.endswith(("runpy.py", "<frozen runpy>"))]
+    summary.stack = traceback.StackSummary.from_list(frames)
+    for linked in (summary.__cause__, summary.__context__):
+        if linked is not None:
+            _strip(linked)
+
+
+def _thread_excepthook(args) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    sys.stderr.write(f"Exception in thread {name}:\n{_own_frames(args.exc_value)}")
+
+
+# -- start ---------------------------------------------------------------------------------
+def install() -> None:
+    global STDOUT, STDERR
+    socket.socket = NarratedSocket
+    select.select = narrated_select
+    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):
+        cls = getattr(selectors, name, None)
+        if cls is not None:
+            cls.select = _narrated_selector_select(cls.select)
+    STDOUT, STDERR = Lines("out", sys.stdout), Lines("err", sys.stderr)
+    sys.stdout, sys.stderr = STDOUT, STDERR
+    builtins.input = narrated_input
+    threading.excepthook = _thread_excepthook
+    original_start = threading.Thread.start
+
+    def start(self):
+        number = _thread_numbers["next"]
+        _thread_numbers["next"] += 1
+        self._narration_number = number
+        report("thread", number)
+        return original_start(self)
+
+    threading.Thread.start = start
+
+
+def main() -> int:
+    global REPORTER
+    port, program, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    REPORTER = Reporter(port, os.environ.pop("NARRATION_TOKEN", ""))
+    _thread.start_new_thread(REPORTER.every_so_often, ())
+    _thread.start_new_thread(REPORTER.listen_for_stop, ())
+    atexit.register(REPORTER.flush)     # runs last: after the program's own atexit handlers
+    install()
+    sys.argv = [program, *args]
+    sys.path[0] = os.path.dirname(os.path.abspath(program))
+    status = 0
+    try:
+        runpy.run_path(program, run_name="__main__")
+    except SystemExit as leaving:
+        code = leaving.code
+        if code is None or isinstance(code, int):
+            status = code or 0
+        else:
+            sys.stderr.write(f"{code}\n")
+            status = 1
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException as error:  # noqa: BLE001 - the program's own error, shown as its own
+        sys.stderr.write(_own_frames(error))
+        status = 1
+    _MAIN_DONE.set()
+    for thread in threading.enumerate():        # as the interpreter does at exit: non-daemon threads
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    OUT.end_partial()
+    REPORTER.report(0, "exit", status)
+    REPORTER.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Run programs under narration: each in its own process, started in order, stopped when done.
+
+    play(run, programs, cwd=...)      the whole run; its events end up in ``run.trace``
+
+Each program runs as ``python child.py REPORT_PORT PROGRAM ARGS`` (``narration.programs.child``)
+with its own stdin (its ``--send`` lines, then end of input), and reports every call over a
+loopback connection to the listener here; a thread per program turns its reports into events.
+
+Who goes when: the programs start in the given order.  The next one starts once the last has
+*released* it: it listened (TCP) or bound a UDP socket (a server), connected (a client), or
+exited; the release is the observed call, never a sleep, and the next program's first event is
+recorded after it (a causal edge).  Once every client has exited, each server still running is
+told to stop (see the child: as Ctrl-C would, once it is idle); one that does not stop within
+``STOP_GRACE`` seconds is ended.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from narration.events import Milestone, Note, Step
+from narration.programs.records import Fold, event_of, folded
+
+CHILD = str(Path(__file__).resolve().parent / "child.py")
+READY_TIMEOUT = 10.0    # seconds a program may take to listen, connect or exit before the next starts anyway
+STOP_GRACE = 3.0        # seconds a server has to stop once told, before it is ended
+STEP = 0.2              # seconds: how often the main thread's waits look up (Ctrl-C lands at once)
+
+
+class Program:
+    """One program of the run: what to run, and its process and reports once started."""
+
+    def __init__(self, name: str, argv: list[str], lines: list[str]) -> None:
+        self.name = name                  # the actor: "server", or "client-1" and "client-2"
+        self.argv = argv                  # [path, *arguments], as typed
+        self.lines = lines                # its stdin, one line each (--send)
+        self.process: subprocess.Popen | None = None
+        self.reports: socket.socket | None = None
+        self.released = threading.Event()   # listened, bound UDP, connected, or exited
+        self.release_seq: int | None = None
+        self.connected = threading.Event()  # its report connection is in
+        self.reported = threading.Event()   # its report connection has ended: every report is in
+        self.exited = threading.Event()
+        self.listened = False
+        self.bound_datagrams = False        # bound a UDP socket...
+        self.first_datagram: str | None = None     # ...and received before it sent: a UDP server
+        self.told_to_stop = False
+        self.ended_by_us = False
+        self.end_said = False
+        self.last_seq: dict[str, int] = {}      # thread key -> its latest event's seq
+        self.first_after: tuple = ()            # what its first event comes after: the last one's release
+
+    @property
+    def server(self) -> bool:
+        return self.listened or (self.bound_datagrams and self.first_datagram != "sendto")
+
+    def thread(self, number: int) -> str:
+        return f"{self.name}/{number}"
+
+    def done(self) -> bool:
+        return self.end_said
+
+
+class Session:
+    def __init__(self, run, programs: list[Program], *, cwd=None, python: str = sys.executable) -> None:
+        self.run = run
+        self.trace = run.trace
+        self.programs = programs
+        self.cwd = cwd
+        self.python = python
+        self.secret = secrets.token_hex(16)
+        self.fold = Fold()
+        self.lock = threading.Lock()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.threads: list[threading.Thread] = []
+
+    # -- the whole run ---------------------------------------------------------------------
+    def play(self) -> None:
+        for program in self.programs:
+            self.run.actor(program.name)        # lanes and log colours in the given order
+        self._thread(self._accept_reports, "reports")
+        try:
+            previous: Program | None = None
+            for program in self.programs:
+                self._start(program, after=previous)
+                self._wait(program.released.is_set, READY_TIMEOUT)
+                previous = program
+            clients = [program for program in self.programs if not program.server]
+            self._wait(lambda: all(program.done() for program in clients) if clients
+                       else all(program.done() for program in self.programs), None)
+            for program in self.programs:
+                if not program.exited.is_set():
+                    self._stop(program)
+            deadline = time.monotonic() + STOP_GRACE
+            self._wait(lambda: all(p.exited.is_set() for p in self.programs), max(0.0, deadline - time.monotonic()))
+            for program in self.programs:
+                if not program.exited.is_set():
+                    program.ended_by_us = True
+                    program.process.kill()
+            self._wait(lambda: all(program.done() for program in self.programs), STOP_GRACE)
+            for program in self.programs:
+                self._ended(program)        # those whose reports never ended (no report connection)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Every process ended, every connection closed (also on Ctrl-C)."""
+        for program in self.programs:
+            if program.process is not None and program.process.poll() is None:
+                program.ended_by_us = True
+                with contextlib.suppress(OSError):
+                    program.process.kill()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        for program in self.programs:
+            if program.reports is not None:
+                with contextlib.suppress(OSError):
+                    program.reports.close()
+        for program in self.programs:
+            if program.process is not None:
+                with contextlib.suppress(Exception):
+                    program.process.wait(timeout=STOP_GRACE)
+
+    def _wait(self, condition, timeout: float | None) -> bool:
+        """Wait until ``condition()`` holds, in short steps (Ctrl-C lands at once on every OS)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        changed = self.trace.changed
+        with changed:
+            while not condition():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                changed.wait(STEP)
+        return True
+
+    def _thread(self, target, name: str, *args) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return thread
+
+    def _notify(self) -> None:
+        with self.trace.changed:
+            self.trace.changed.notify_all()
+
+    # -- one program ---------------------------------------------------------------------
+    def _start(self, program: Program, *, after: Program | None) -> None:
+        index = self.programs.index(program)
+        program.first_after = () if after is None or after.release_seq is None else (after.release_seq,)
+        environment = {**os.environ, "NARRATION_TOKEN": f"{self.secret}:{index}", "PYTHONIOENCODING": "utf-8"}
+        program.process = subprocess.Popen(
+            [self.python, CHILD, str(self.listener.getsockname()[1]), *program.argv], cwd=self.cwd,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
+        self._thread(self._feed, f"{program.name} stdin", program)
+        self._thread(self._console, f"{program.name} output", program)
+        self._thread(self._waiter, f"{program.name} exit", program)
+
+    def _feed(self, program: Program) -> None:
+        """Its --send lines on its stdin, then the end of input (as Ctrl-D would)."""
+        with contextlib.suppress(OSError):
+            for line in program.lines:
+                program.process.stdin.write(line.encode("utf-8") + b"\n")
+            program.process.stdin.close()
+
+    def _console(self, program: Program) -> None:
+        """What reaches the process's own stdout or stderr, past the child's writers (an
+        interpreter that cannot start, a C library's output): its lines, as its own."""
+        from narration.events import Failure
+
+        for raw in program.process.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.trace.record(Failure(program.name, text), thread=program.thread(999))
+
+    def _waiter(self, program: Program) -> None:
+        program.process.wait()
+        program.exited.set()
+        self._release(program)
+        # A process that never reported (Python itself could not start) has its end said here;
+        # one that did has it said once its last report is in.
+        if program.reported.is_set() or not program.connected.wait(STOP_GRACE):
+            self._ended(program)
+
+    def _release(self, program: Program, seq: int | None = None) -> None:
+        if not program.released.is_set():
+            program.release_seq = seq if seq is not None else max(program.last_seq.values(), default=None)
+            program.released.set()
+        self._notify()
+
+    def _stop(self, program: Program) -> None:
+        program.told_to_stop = True
+        if program.reports is not None:
+            with contextlib.suppress(OSError):
+                program.reports.sendall(b"stop\n")
+
+    def _ended(self, program: Program) -> None:
+        """How the program ended, after everything it did: its exit status, or that we ended it
+        (once, as soon as it has exited and all its reports are in)."""
+        with self.lock:
+            if program.end_said:
+                return
+            program.end_said = True
+        code = program.process.returncode
+        if program.ended_by_us:
+            text = f"did not stop within {STOP_GRACE:g} s of being told: ended"
+        elif code is not None and code < 0:
+            text = f"ended by signal {-code}"
+        else:
+            text = f"exited with status {code}" + (" (the status Ctrl-C gives)" if code == 130 else "")
+        self.trace.record(Note(program.name, text), thread=program.thread(0),
+                          after=tuple(sorted(program.last_seq.values())))
+        self._notify()
+
+    # -- reports -------------------------------------------------------------------------
+    def _accept_reports(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return          # closed: the run is over
+            self._thread(self._read_reports, "reports", connection)
+
+    def _read_reports(self, connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as stream:
+            try:
+                program = self._whose(stream.readline())
+            except OSError:
+                return
+            if program is None:
+                return          # not one of ours: never listened to
+            program.reports = connection
+            program.connected.set()
+            state = _Reading(program)
+            try:
+                for line in stream:
+                    try:
+                        report = json.loads(line)
+                        thread, kind, fields = report[1], report[2], report[3:]
+                    except (ValueError, IndexError, TypeError, KeyError):
+                        continue        # never evaluated: a line that does not parse is dropped
+                    if isinstance(thread, int) and isinstance(kind, str):
+                        self._take(program, state, thread, kind, fields)
+            except OSError:
+                pass
+            finally:
+                program.reported.set()
+                self._release(program)
+                if program.exited.is_set():
+                    self._ended(program)
+
+    def _whose(self, first_line: bytes) -> Program | None:
+        """The program a report connection is from, by the token it was given; None if none."""
+        secret, _, index = first_line.decode("ascii", "replace").strip().partition(":")
+        if not secrets.compare_digest(secret, self.secret) or not index.isdigit():
+            return None
+        return self.programs[int(index)] if int(index) < len(self.programs) else None
+
+    def _take(self, program: Program, state: _Reading, number: int, kind: str, fields: list) -> None:
+        key = program.thread(number)
+        if key not in self.trace.thread_rank:
+            self.trace.thread_rank[key] = (self.trace.actor_rank[program.name], number)
+        after: tuple = ()
+        if key not in state.begun:
+            state.begun.add(key)
+            first = state.spawned.get(number) if number else program.first_after
+            after = first if isinstance(first, tuple) else (first,) if first is not None else ()
+        if kind == "thread":
+            recorded = self.trace.record(Milestone(program.name, Step.THREAD_STARTED), thread=key, after=after)
+            state.spawned[fields[0]] = recorded.seq
+            program.last_seq[key] = recorded.seq
+            return
+        if kind == "exit":
+            return
+        event = event_of(program.name, kind, fields)
+        if event is None:
+            return
+        if kind == "stopped":
+            after = after + self.trace.last_of_each_thread()
+        with self.trace.changed:
+            into = None if after else self.fold.into(key, event)
+            if into is not None:
+                into.event = folded(into.event, event)
+                return
+            recorded = self.trace.record(event, thread=key, after=after)
+            self.fold.remember(key, recorded)
+            program.last_seq[key] = recorded.seq
+        if kind == "listen":
+            program.listened = True
+            self._release(program, recorded.seq)
+        elif kind == "bind" and len(fields) > 2 and fields[2]:
+            program.bound_datagrams = True
+            self._release(program, recorded.seq)
+        elif kind == "connect":
+            self._release(program, recorded.seq)
+        elif kind in ("sendto", "recvfrom") and program.first_datagram is None:
+            program.first_datagram = kind
+
+
+class _Reading:
+    """What reading one program's reports remembers: threads seen, and where each was started."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.begun: set[str] = set()
+        self.spawned: dict[int, int] = {}
+
+
+def play(run, programs: list[Program], *, cwd=None) -> None:
+    """Run ``programs`` under narration to the end (see the module docstring)."""
+    Session(run, programs, cwd=cwd).play()

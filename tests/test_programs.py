@@ -1,0 +1,501 @@
+"""A student's own programs under narration (issue 15): written here in the shapes seen in
+courses, run each in its own process over real loopback sockets, every call reported.
+
+Each shape runs to the end with assertions on its events, and twice through ``demo.main`` with
+``--screenshot``: the two SVGs must be byte-identical (another free port each time, too).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import ROOT, free_port
+
+import demo
+from narration import events as ev
+from narration import programs
+from narration.order import canonical, shown
+from narration.programs import records
+from narration.run import Run
+
+
+def run_demo(*args: str, cwd) -> subprocess.CompletedProcess:
+    """`python demo.py ARGS` typed in the folder where the student's programs are."""
+    return subprocess.run([sys.executable, str(ROOT / "demo.py"), *args], capture_output=True, text=True,
+                          timeout=20, cwd=cwd)
+
+
+def write(folder, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def narrate(folder, script: list[tuple[str, str]]) -> tuple[Run, list]:
+    """Run the programs as `demo.py --run ... --send ...` does; the run and its shown events."""
+    run = Run()
+    programs.play(run, programs.programs_of(script), cwd=folder)
+    return run, shown(canonical(run.trace))
+
+
+def of(events, actor: str, call: str | None = None) -> list:
+    return [e for e in events if e.actor == actor and (call is None or e.call == call)]
+
+
+def said(events, actor: str) -> list[str]:
+    return [e.text for e in of(events, actor, "say")]
+
+
+def notes(events, actor: str) -> list[str]:
+    return [e.text for e in of(events, actor, "note")]
+
+
+def stream(events, actor: str, call: str = "recv") -> bytes:
+    return b"".join(e.data for e in of(events, actor, call))
+
+
+def as_arguments(script) -> list[str]:
+    return [item for kind, text in script for item in (f"--{kind}", text)]
+
+
+def same_screenshot_twice(tmp_path, monkeypatch, capsys, script_of, *extra: str) -> bytes:
+    """Two whole runs through the launcher (each on a new free port): identical SVG bytes."""
+    monkeypatch.chdir(tmp_path)
+    images = []
+    for number in range(2):
+        target = tmp_path / f"run{number}.svg"
+        code = demo.main([*as_arguments(script_of(free_port())), *extra, "--screenshot", str(target)])
+        assert code == 0, capsys.readouterr().err
+        images.append(target.read_bytes())
+    capsys.readouterr()
+    assert images[0] == images[1]
+    assert b"PORT" in images[0]
+    return images[0]
+
+
+# -- 1. a top-level script with input() -------------------------------------------------------
+TEXTBOOK = {
+    "server.py": """\
+        from socket import *
+        import sys
+        serverPort = int(sys.argv[1])
+        serverSocket = socket(AF_INET, SOCK_STREAM)
+        serverSocket.bind(('', serverPort))
+        serverSocket.listen(1)
+        print('The server is ready to receive on port', serverPort)
+        while True:
+            connectionSocket, addr = serverSocket.accept()
+            sentence = connectionSocket.recv(1024).decode()
+            connectionSocket.send(sentence.upper().encode())
+            connectionSocket.close()
+        """,
+    "client.py": """\
+        from socket import *
+        import sys
+        clientSocket = socket(AF_INET, SOCK_STREAM)
+        clientSocket.connect((sys.argv[1], int(sys.argv[2])))
+        sentence = input('Input lowercase sentence:')
+        clientSocket.send(sentence.encode())
+        modifiedSentence = clientSocket.recv(1024)
+        print('From Server:', modifiedSentence.decode())
+        clientSocket.close()
+        """,
+}
+
+
+def textbook(port: int) -> list[tuple[str, str]]:
+    return [("run", f"server.py {port}"), ("run", f"client.py 127.0.0.1 {port}"), ("send", "hello there")]
+
+
+def test_a_top_level_script_with_input(tmp_path):
+    write(tmp_path, TEXTBOOK)
+    port = free_port()
+    run, events = narrate(tmp_path, textbook(port))
+    assert [e.call for e in of(events, "server")][:4] == ["socket", "bind", "listen", "say"]
+    assert of(events, "server", "listen")[0].local == ("0.0.0.0", port)
+    assert said(events, "client") == ["Input lowercase sentence:hello there", "From Server: HELLO THERE"]
+    assert stream(events, "server") == b"hello there"
+    assert stream(events, "client") == b"HELLO THERE"
+    connect, = of(events, "client", "connect")
+    accept, = of(events, "server", "accept")
+    assert accept.peer == connect.local and connect.peer == ("127.0.0.1", port)
+    # The server loops for ever: once its client has exited it is stopped, as Ctrl-C would.
+    assert notes(events, "client") == ["exited with status 0"]
+    assert notes(events, "server") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
+    # Cause orders the processes: the client connects after the server listens, the server
+    # receives after the client sent, and the server is stopped after the client has exited.
+    position = {id(e): i for i, e in enumerate(events)}
+    assert position[id(connect)] > position[id(of(events, "server", "listen")[0])]
+    assert position[id(of(events, "server", "recv")[0])] > position[id(of(events, "client", "send")[0])]
+    assert position[id(of(events, "server", "note")[0])] > position[id(of(events, "client", "note")[0])]
+
+
+def test_a_top_level_script_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, TEXTBOOK)
+    image = same_screenshot_twice(tmp_path, monkeypatch, capsys, textbook)
+    assert b"python demo.py --run &#x27;server.py PORT&#x27;" in image or b"server.py PORT" in image
+
+
+# -- 2. a while True accept loop, a thread per client ------------------------------------------
+THREADED = {
+    "threaded_server.py": """\
+        import socket, sys, threading
+
+        def handle(conn, addr):
+            with conn:
+                while True:
+                    data = conn.recv(1024)
+                    if not data:
+                        break
+                    conn.sendall(b"echo: " + data)
+            print("done with", addr[0])
+
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", int(sys.argv[1])))
+        server.listen()
+        while True:
+            conn, addr = server.accept()
+            threading.Thread(target=handle, args=(conn, addr), daemon=True).start()
+        """,
+    "client.py": """\
+        import socket, sys
+        sock = socket.create_connection(("localhost", int(sys.argv[1])))
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                break
+            sock.sendall(line.encode())
+            print(sock.recv(1024).decode())
+        sock.close()
+        """,
+}
+
+
+def threaded(port: int) -> list[tuple[str, str]]:
+    return [("run", f"threaded_server.py {port}"), ("run", f"client.py {port}"), ("send", "one"), ("send", "two"),
+            ("run", f"client.py {port}"), ("send", "three")]
+
+
+def test_a_while_true_accept_loop_with_a_thread_per_client(tmp_path):
+    write(tmp_path, THREADED)
+    run, events = narrate(tmp_path, threaded(free_port()))
+    # Two runs of client.py are told apart, and each thread of the server is narrated.
+    assert said(events, "client-1") == ["> one", "echo: one", "> two", "echo: two", "> "]
+    assert said(events, "client-2") == ["> three", "echo: three", "> "]
+    assert said(events, "threaded_server") == ["done with 127.0.0.1"] * 2
+    threads = {record.thread for record in run.trace.events if record.event.actor == "threaded_server"}
+    assert {"threaded_server/0", "threaded_server/1", "threaded_server/2"} <= threads
+    assert [e.option for e in of(events, "threaded_server", "setsockopt")] == ["SO_REUSEADDR"]
+    assert len(of(events, "threaded_server", "accept")) == 2
+    # create_connection("localhost") is narrated too: a socket, then its connect.
+    assert [e.call for e in of(events, "client-2")][:2] == ["socket", "connect"]
+    assert notes(events, "threaded_server")[0] == records.STOPPED
+
+
+def test_a_thread_per_client_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, THREADED)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, threaded, "--view", "ladder")
+
+
+# -- 3. a two-client server that waits for both -----------------------------------------------
+PAIR = {
+    "pair_server.py": """\
+        from socket import *
+        import sys
+        s = socket(AF_INET, SOCK_STREAM)
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+        s.listen(2)
+        print("waiting for two players")
+        first, _ = s.accept()
+        second, _ = s.accept()
+        a = int(first.recv(100))
+        b = int(second.recv(100))
+        for player in (first, second):
+            player.sendall(f"sum {a + b}".encode())
+            player.close()
+        s.close()
+        """,
+    "player.py": """\
+        from socket import *
+        import sys
+        c = socket(AF_INET, SOCK_STREAM)
+        c.connect(("127.0.0.1", int(sys.argv[1])))
+        c.sendall(input("your number: ").encode())
+        print(c.recv(100).decode())
+        c.close()
+        """,
+}
+
+
+def pair(port: int) -> list[tuple[str, str]]:
+    return [("run", f"pair_server.py {port}"), ("run", f"player.py {port}"), ("send", "20"),
+            ("run", f"player.py {port}"), ("send", "22")]
+
+
+def test_a_two_client_server_that_waits_for_both(tmp_path):
+    write(tmp_path, PAIR)
+    run, events = narrate(tmp_path, pair(free_port()))
+    # The first player cannot finish before the second has connected: the next program starts
+    # once the last has connected, not once it has exited.
+    assert said(events, "player-1") == ["your number: 20", "sum 42"]
+    assert said(events, "player-2") == ["your number: 22", "sum 42"]
+    # This server ends by itself: it is never stopped.
+    assert notes(events, "pair_server") == ["exited with status 0"]
+    assert [e.listening for e in of(events, "pair_server", "close")] == [False, False, True]
+
+
+def test_a_two_client_server_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, PAIR)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, pair, "--explain")
+
+
+# -- 4. a socketserver handler ----------------------------------------------------------------
+SOCKETSERVER = {
+    "upper_server.py": """\
+        import socketserver, sys
+
+        class Upper(socketserver.StreamRequestHandler):
+            def handle(self):
+                line = self.rfile.readline()
+                self.wfile.write(line.upper())
+
+        with socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), Upper) as server:
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                print("bye")
+        """,
+    "ask.py": """\
+        import socket, sys
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+            s.sendall(input().encode() + b"\\n")
+            print(s.makefile().readline().strip())
+        """,
+}
+
+
+def upper(port: int) -> list[tuple[str, str]]:
+    return [("run", f"upper_server.py {port}"), ("run", f"ask.py {port}"), ("send", "shout")]
+
+
+def test_a_socketserver_handler(tmp_path):
+    write(tmp_path, SOCKETSERVER)
+    run, events = narrate(tmp_path, upper(free_port()))
+    calls = [e.call for e in of(events, "upper_server")]
+    assert calls[:3] == ["socket", "bind", "listen"]
+    assert "accept" in calls and "shutdown" in calls
+    assert stream(events, "upper_server") == b"shout\n"
+    assert stream(events, "upper_server", "sendall") == b"SHOUT\n"
+    assert said(events, "ask") == ["shout", "SHOUT"]
+    # Stopped as Ctrl-C would: the program's own handler runs, and the with block closes its socket.
+    assert said(events, "upper_server") == ["bye"]
+    assert calls[-4:] == ["note", "say", "close", "note"]
+    assert notes(events, "upper_server") == [records.STOPPED, "exited with status 0"]
+
+
+def test_a_socketserver_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, SOCKETSERVER)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, upper, "--wire")
+
+
+# -- 5. a select() chat server ----------------------------------------------------------------
+CHAT = {
+    "chat_server.py": """\
+        import select, socket, sys
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", int(sys.argv[1])))
+        listener.listen(5)
+        everyone = [listener]
+        while True:
+            readable, _, _ = select.select(everyone, [], [])
+            for sock in readable:
+                if sock is listener:
+                    conn, _ = listener.accept()
+                    everyone.append(conn)
+                    continue
+                data = sock.recv(1024)
+                if not data:
+                    everyone.remove(sock)
+                    sock.close()
+                    continue
+                for other in everyone:
+                    if other is not listener and other is not sock:
+                        other.sendall(data)
+        """,
+    "listener.py": """\
+        import socket, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        print("heard:", s.recv(1024).decode())
+        s.sendall(b"thanks")
+        s.close()
+        """,
+    "talker.py": """\
+        import socket, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        s.sendall(sys.argv[2].encode())
+        print("heard:", s.recv(1024).decode())
+        s.close()
+        """,
+}
+
+
+def chat(port: int) -> list[tuple[str, str]]:
+    return [("run", f"chat_server.py {port}"), ("run", f"listener.py {port}"), ("run", f"talker.py {port} hi-all")]
+
+
+def test_a_select_chat_server(tmp_path):
+    write(tmp_path, CHAT)
+    run, events = narrate(tmp_path, chat(free_port()))
+    assert said(events, "listener") == ["heard: hi-all"]
+    assert said(events, "talker") == ["heard: thanks"]
+    assert stream(events, "chat_server", "sendall") == b"hi-allthanks"
+    assert len(of(events, "chat_server", "accept")) == 2
+    assert [e.size for e in of(events, "chat_server", "recv")] == [6, 6, 0, 0]
+    assert notes(events, "chat_server") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
+
+
+def test_a_select_chat_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, CHAT)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, chat, "--view", "ladder")
+
+
+# -- 6. a UDP pinger ----------------------------------------------------------------------------
+PING = {
+    "udp_server.py": """\
+        from socket import *
+        import sys
+        serverSocket = socket(AF_INET, SOCK_DGRAM)
+        serverSocket.bind(('127.0.0.1', int(sys.argv[1])))
+        while True:
+            message, address = serverSocket.recvfrom(1024)
+            serverSocket.sendto(message.upper(), address)
+        """,
+    "pinger.py": """\
+        from socket import *
+        import sys
+        clientSocket = socket(AF_INET, SOCK_DGRAM)
+        clientSocket.settimeout(1)
+        for number in range(1, 4):
+            clientSocket.sendto(f"ping {number}".encode(), ("127.0.0.1", int(sys.argv[1])))
+            try:
+                reply, _ = clientSocket.recvfrom(1024)
+                print("Reply:", reply.decode())
+            except timeout:
+                print("Request timed out")
+        clientSocket.close()
+        """,
+}
+
+
+def ping(port: int) -> list[tuple[str, str]]:
+    return [("run", f"udp_server.py {port}"), ("run", f"pinger.py {port}")]
+
+
+def test_a_udp_pinger(tmp_path):
+    write(tmp_path, PING)
+    run, events = narrate(tmp_path, ping(free_port()))
+    assert said(events, "pinger") == ["Reply: PING 1", "Reply: PING 2", "Reply: PING 3"]
+    assert [e.data for e in of(events, "udp_server", "recvfrom")] == [b"ping 1", b"ping 2", b"ping 3"]
+    assert [e.seconds for e in of(events, "pinger", "settimeout")] == [1.0]
+    sent = of(events, "pinger", "sendto")
+    assert all(e.peer == of(events, "udp_server", "bind")[0].local for e in sent)
+    assert notes(events, "udp_server")[0] == records.STOPPED
+
+
+def test_a_udp_pinger_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, PING)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, ping)
+
+
+# -- what is not the narration's: the program's own errors, Python 2 --------------------------
+def test_a_programs_own_error_is_its_own_with_its_exit_status(tmp_path):
+    write(tmp_path, {"broken.py": """\
+        import socket
+        s = socket.socket()
+        s.connect(("127.0.0.1", int(__import__("sys").argv[1])))
+        """})
+    result = run_demo("--run", f"broken.py {free_port()}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr      # our narration did not fail
+    out = result.stdout
+    assert "connect 127.0.0.1:" in out and "Connection refused" in out
+    assert "Traceback (most recent call last):" in out
+    assert 'File "broken.py", line 3, in <module>' in out
+    assert "child.py" not in out and "runpy" not in out       # none of our frames
+    assert "ConnectionRefusedError: [Errno" in out
+    assert "exited with status 1" in out
+
+
+def refused(tmp_path, monkeypatch, capsys, *args: str) -> str:
+    """What `python demo.py ARGS` says on stderr when it refuses the command line (exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(list(args)) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize("source, says", [
+    ('print "hello"\n', "print without parentheses"),
+    ('name = raw_input("name? ")\n', "raw_input() is Python 2 only"),
+])
+def test_a_python_2_program_gets_one_clear_line(tmp_path, monkeypatch, capsys, source, says):
+    (tmp_path / "old.py").write_text(source)
+    err = refused(tmp_path, monkeypatch, capsys, "--run", "old.py")
+    assert "old.py: this is a Python 2 program" in err and says in err
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--run", "missing.py"], "--run missing.py: no such file"),
+    (["--send", "x", "--run", "hi.py"], "give the --run first"),
+    (["--run", "hi.py", "--mode", "echo"], "--mode is for our own modes"),
+    (["--run", "hi.py", "--port", "5050"], "--port is for our own modes"),
+    (["--run", "hi.py 'unclosed"], "No closing quotation"),
+])
+def test_bad_program_command_lines_get_one_line(tmp_path, monkeypatch, capsys, args, says):
+    (tmp_path / "hi.py").write_text("print('hi')\n")
+    assert says in refused(tmp_path, monkeypatch, capsys, *args)
+
+
+# -- cost: many small sends are folded, memory stays bounded ---------------------------------
+def test_many_small_sends_are_folded_with_exact_counts(tmp_path):
+    write(tmp_path, {
+        "sink.py": """\
+            import socket, sys
+            s = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+            conn, _ = s.accept()
+            total = 0
+            while chunk := conn.recv(65536):
+                total += len(chunk)
+            print("received", total)
+            """,
+        "source.py": """\
+            import socket, sys
+            c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            for _ in range(1000):
+                c.sendall(b"x" * 1024)
+            c.close()
+            """})
+    port = free_port()
+    run, events = narrate(tmp_path, [("run", f"sink.py {port}"), ("run", f"source.py {port}")])
+    sends = of(events, "source", "sendall")
+    assert len(sends) == records.SHOWN                         # the first ones one by one, then one fold
+    assert [e.count for e in sends] == [1] * (records.SHOWN - 1) + [1000 - records.SHOWN + 1]
+    assert sum(e.size for e in sends) == 1024 * 1000
+    assert len(sends[-1].data) <= records.KEPT
+    assert said(events, "sink") == ["received 1024000"]
+    assert sum(e.size for e in of(events, "sink", "recv")) == 1024 * 1000
+    assert len(run.trace.events) < 200                           # not one event per call
+
+
+def test_a_fold_reads_as_one_line(tmp_path):
+    from narration.views.log import LogView, Look
+    event = ev.SendAll("source", b"x" * 10, 10, (0, 10))
+    for _ in range(999):
+        event = records.folded(event, ev.SendAll("source", b"x" * 10, 1024, (event.span[1], event.span[1] + 1024)))
+    from rich.console import Console
+    console = Console(width=100, file=__import__("io").StringIO(), color_system=None)
+    console.print(LogView([event], {"source": 0}, Look(times=False)))
+    assert "sendall ×1,000 → 1.0 MB in all" in console.file.getvalue()
