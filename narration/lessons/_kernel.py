@@ -1,0 +1,72 @@
+"""What the kernel says about a lesson's connections: TCP states as it reports them, never invented.
+
+    state(sock)               the state of an open narrated socket now ("CLOSE_WAIT"), or None
+    settled(read, wanted)     read again until the answer is one of ``wanted`` (bounded), then the answer
+    closed_state(local, peer) the state of a connection whose socket is closed (TIME_WAIT ...), or None
+    UNREADABLE, TABLE_UNREADABLE   why states (of open, of closed sockets) cannot be read here, or ""
+
+A lesson notes a state only as it was read.  Where it cannot be read (Windows; macOS for closed
+connections; a hardened system), the lesson says so instead.
+"""
+from __future__ import annotations
+
+import select
+from collections.abc import Callable
+from pathlib import Path
+
+from narration import oses, tcp_state
+
+UNREADABLE = tcp_state.UNREADABLE
+
+
+def _table_readable() -> bool:
+    try:
+        with Path("/proc/net/tcp").open(encoding="ascii") as table:
+            table.readline()
+    except OSError:
+        return False
+    return True
+
+
+TABLE_UNREADABLE = "" if _table_readable() else (
+    f"the state of a closed connection is not readable on {oses.NAME} without privileges")
+
+POLL_STEP = 0.005       # seconds between two readings of a state
+POLL_LIMIT = 2.0        # seconds: on loopback a state settles in microseconds; this only bounds a surprise
+
+
+def state(sock) -> str | None:
+    """The kernel's state of a narrated socket now, or None where it cannot be read."""
+    reading = tcp_state.of_socket(sock.real)
+    return reading.state if reading else None
+
+
+def settled(read: Callable[[], str | None], wanted: tuple) -> str | None:
+    """``read()`` again until its answer is one of ``wanted``; the last answer, whatever it is.
+
+    The kernel gives no signal when a connection moves on (FIN_WAIT_1 to FIN_WAIT_2 once its FIN
+    is acknowledged, say), so the state is polled, a bounded number of times, each a short wait
+    on nothing.  What comes back is what was read: a state that never came is never claimed.
+    """
+    answer = read()
+    for _ in range(int(POLL_LIMIT / POLL_STEP)):
+        if answer in wanted:
+            break
+        select.select([], [], [], POLL_STEP)
+        answer = read()
+    return answer
+
+
+def closed_state(local, peer) -> str | None:
+    """The state of the connection between ``local`` and ``peer`` once its socket is closed, or None."""
+    return tcp_state.after_close(tuple(local), tuple(peer))
+
+
+def shown(found: str | None, *, closed: bool = False) -> str:
+    """A state for a note: as read, or why it could not be read here (``closed``: after close())."""
+    why = TABLE_UNREADABLE if closed else UNREADABLE
+    if why:
+        return f"not readable here ({why})"
+    if found is None:
+        return "gone: the kernel keeps nothing of it" if closed else "not readable"
+    return found
