@@ -278,12 +278,19 @@ def run_programs(options, run, console) -> Exit:
     from narration import programs
     from narration.order import canonical, shown
 
-    programs.play(run, programs.programs_of(options.script))
+    try:
+        programs.play(run, programs.programs_of(options.script))
+        interrupted = False
+    except KeyboardInterrupt:           # Ctrl-C: every program ended; what they did is still shown
+        interrupted = True
     events = shown(canonical(run.trace))
     show_finished(console, events, run.trace.actor_rank, options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank,
                         title=programs.title(command_line(options), events))
+    if interrupted:
+        print("interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
     return Exit.OK
 
 

@@ -24,7 +24,7 @@ from narration.run import Run
 def run_demo(*args: str, cwd) -> subprocess.CompletedProcess:
     """`python demo.py ARGS` typed in the folder where the student's programs are."""
     return subprocess.run([sys.executable, str(ROOT / "demo.py"), *args], capture_output=True, text=True,
-                          timeout=20, cwd=cwd)
+                          timeout=20, cwd=cwd, check=False)
 
 
 def write(folder, files: dict[str, str]) -> None:
@@ -111,7 +111,7 @@ def textbook(port: int) -> list[tuple[str, str]]:
 def test_a_top_level_script_with_input(tmp_path):
     write(tmp_path, TEXTBOOK)
     port = free_port()
-    run, events = narrate(tmp_path, textbook(port))
+    _, events = narrate(tmp_path, textbook(port))
     assert [e.call for e in of(events, "server")][:4] == ["socket", "bind", "listen", "say"]
     assert of(events, "server", "listen")[0].local == ("0.0.0.0", port)
     assert said(events, "client") == ["Input lowercase sentence:hello there", "From Server: HELLO THERE"]
@@ -237,7 +237,7 @@ def pair(port: int) -> list[tuple[str, str]]:
 
 def test_a_two_client_server_that_waits_for_both(tmp_path):
     write(tmp_path, PAIR)
-    run, events = narrate(tmp_path, pair(free_port()))
+    _, events = narrate(tmp_path, pair(free_port()))
     # The first player cannot finish before the second has connected: the next program starts
     # once the last has connected, not once it has exited.
     assert said(events, "player-1") == ["your number: 20", "sum 42"]
@@ -283,7 +283,7 @@ def upper(port: int) -> list[tuple[str, str]]:
 
 def test_a_socketserver_handler(tmp_path):
     write(tmp_path, SOCKETSERVER)
-    run, events = narrate(tmp_path, upper(free_port()))
+    _, events = narrate(tmp_path, upper(free_port()))
     calls = [e.call for e in of(events, "upper_server")]
     assert calls[:3] == ["socket", "bind", "listen"]
     assert "accept" in calls and "shutdown" in calls
@@ -348,7 +348,7 @@ def chat(port: int) -> list[tuple[str, str]]:
 
 def test_a_select_chat_server(tmp_path):
     write(tmp_path, CHAT)
-    run, events = narrate(tmp_path, chat(free_port()))
+    _, events = narrate(tmp_path, chat(free_port()))
     assert said(events, "listener") == ["heard: hi-all"]
     assert said(events, "talker") == ["heard: thanks"]
     assert stream(events, "chat_server", "sendall") == b"hi-allthanks"
@@ -396,7 +396,7 @@ def ping(port: int) -> list[tuple[str, str]]:
 
 def test_a_udp_pinger(tmp_path):
     write(tmp_path, PING)
-    run, events = narrate(tmp_path, ping(free_port()))
+    _, events = narrate(tmp_path, ping(free_port()))
     assert said(events, "pinger") == ["Reply: PING 1", "Reply: PING 2", "Reply: PING 3"]
     assert [e.data for e in of(events, "udp_server", "recvfrom")] == [b"ping 1", b"ping 2", b"ping 3"]
     assert [e.seconds for e in of(events, "pinger", "settimeout")] == [1.0]
@@ -499,3 +499,26 @@ def test_a_fold_reads_as_one_line(tmp_path):
     console = Console(width=100, file=__import__("io").StringIO(), color_system=None)
     console.print(LogView([event], {"source": 0}, Look(times=False)))
     assert "sendall ×1,000 → 1.0 MB in all" in console.file.getvalue()
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------------
+def test_ctrl_c_stops_every_program_shows_what_they_did_and_exits_130(tmp_path, background):
+    import socket
+    write(tmp_path, {"forever.py": """\
+        import socket, sys
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()   # tell the test: listening
+        while True:
+            conn, _ = server.accept()
+        """})
+    with socket.create_server(("127.0.0.1", 0)) as told:
+        told.settimeout(10)
+        demo_process = background("--run", f"{tmp_path / 'forever.py'} {told.getsockname()[1]}")
+        told.accept()[0].close()            # the program is listening: a socket event, not a sleep
+    code, seconds, err = demo_process.interrupt()
+    out = demo_process.process.stdout.read().decode()
+    assert code == 130 and seconds < 3
+    assert err == "interrupted\n"           # no traceback
+    assert "listen" in out and "ended: Ctrl-C stops every program" in out

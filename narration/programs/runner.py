@@ -83,6 +83,7 @@ class Session:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
         self.threads: list[threading.Thread] = []
+        self.interrupted = False
 
     # -- the whole run ---------------------------------------------------------------------
     def play(self) -> None:
@@ -110,6 +111,12 @@ class Session:
             self._wait(lambda: all(program.done() for program in self.programs), STOP_GRACE)
             for program in self.programs:
                 self._ended(program)        # those whose reports never ended (no report connection)
+        except KeyboardInterrupt:
+            # Ctrl-C: every program is ended at once; what each did so far is still shown.
+            self.interrupted = True
+            self.close()
+            self._wait(lambda: all(program.done() for program in self.programs if program.process), STOP_GRACE)
+            raise
         finally:
             self.close()
 
@@ -209,7 +216,9 @@ class Session:
                 return
             program.end_said = True
         code = program.process.returncode
-        if program.ended_by_us:
+        if program.ended_by_us and self.interrupted:
+            text = "ended: Ctrl-C stops every program"
+        elif program.ended_by_us:
             text = f"did not stop within {STOP_GRACE:g} s of being told: ended"
         elif code is not None and code < 0:
             text = f"ended by signal {-code}"
