@@ -1,7 +1,10 @@
 """Recordings of a run (issue 17): Mermaid, asciicast, animated SVG, the light theme."""
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import run_demo
@@ -59,3 +62,49 @@ def test_an_unknown_screenshot_extension_names_the_formats(tmp_path):
     result = run_demo("--mode", "echo", "--screenshot", str(tmp_path / "run.gif2"))
     assert result.returncode == 2
     assert ".mmd" in result.stderr
+
+
+# -- asciicast ------------------------------------------------------------------------------------
+def read_cast(data: bytes) -> tuple[dict, list]:
+    header, *records = data.decode("ascii").splitlines()      # JSON with ASCII escapes only
+    return json.loads(header), [json.loads(record) for record in records]
+
+
+@pytest.mark.parametrize("mode", ["echo", "relay"])
+def test_a_cast_is_byte_identical_across_runs(tmp_path, mode):
+    runs = shoot_three(tmp_path, ".cast", "--mode", mode)
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_a_cast_has_one_step_and_one_marker_per_event_at_a_steady_pace(tmp_path):
+    header, records = read_cast(shoot(tmp_path, "echo.cast", "--mode", "echo"))
+    assert header == {"version": 2, "width": 80, "height": header["height"], "title": "python demo.py --mode echo",
+                      "env": {"TERM": "xterm-256color"}}
+    assert records[0] == [0.0, "o", "$ python demo.py --mode echo\r\n"]
+    steps = records[1:-1]
+    outputs, markers = steps[0::2], steps[1::2]
+    assert [kind for _, kind, _ in outputs] == ["o"] * len(outputs)
+    assert [kind for _, kind, _ in markers] == ["m"] * len(markers)
+    assert [time for time, _, _ in outputs] == [0.5 * n for n in range(1, len(outputs) + 1)]
+    assert [time for time, _, _ in markers] == [time for time, _, _ in outputs]
+    assert markers[3][2] == "4 server listen backlog 256; waiting for connections on 127."
+    assert records[-1] == [outputs[-1][0] + 2.0, "o", ""]            # a pause on the last frame
+    text = "".join(data for _, kind, data in records if kind == "o")
+    assert header["height"] == text.count("\r\n") + 1             # every row, and the cursor below
+
+
+def test_a_cast_carries_no_control_sequence_from_the_network(tmp_path):
+    _, records = read_cast(shoot(tmp_path, "echo.cast", "--mode", "echo", "--send", "\x1b[2J\x1b]0;owned\x07 hi"))
+    text = "".join(data for _, kind, data in records if kind == "o")
+    assert re.sub(r"\x1b\[[0-9;]*m", "", text).count("\x1b") == 0     # colours only
+    assert "\\x1b[2J\\x1b]0;owned\\x07 hi" in text
+
+
+def test_asciinema_plays_the_cast(tmp_path):
+    target = tmp_path / "echo.cast"
+    shoot(tmp_path, "echo.cast", "--mode", "echo")
+    played = subprocess.run([sys.executable, "-m", "asciinema", "cat", str(target)], capture_output=True,
+                            timeout=30, check=True).stdout.decode("utf-8")
+    _, records = read_cast(target.read_bytes())
+    assert played == "".join(data for _, kind, data in records if kind == "o")
+    assert "waiting for connections on 127.0.0.1:PORT" in played

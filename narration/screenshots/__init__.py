@@ -1,4 +1,5 @@
-"""Screenshots of a finished run: SVG, HTML, TXT, PNG and Mermaid, byte-identical run after run.
+"""Screenshots and recordings of a finished run: SVG, HTML, TXT, PNG, Mermaid and asciicast,
+byte-identical run after run.
 
 Who calls what: ``demo.py --screenshot PATH`` builds the finished run's view (ports already
 normalised, no times) and calls ``save(view, path, width=..., title=..., font=...)``; the
@@ -10,6 +11,7 @@ PNG from its SVG with ``png`` and ``write``.  Tests use the rest of the names ex
 - ``svg``, ``box_arms`` and the grid constants: ``narration.screenshots.svg``.
 - ``png``, ``write`` and the PNG tag helpers: ``narration.screenshots.png``.
 - ``Font``, ``find_font``, ``font_names``: ``narration.screenshots.fonts``.
+- ``cast``: the run as an asciicast v2 recording (``.cast``), ``narration.screenshots.cast``.
 - ``mermaid``: the ladder as a Mermaid ``sequenceDiagram`` (``.mmd``), ``narration.screenshots.mermaid``.
 
 What keeps the bytes stable
@@ -50,12 +52,12 @@ from narration.screenshots.svg import (
 )
 from narration.text import visible
 
-FORMATS = (".svg", ".html", ".txt", ".png", ".mmd")
+FORMATS = (".svg", ".html", ".txt", ".png", ".mmd", ".cast")
 
 __all__ = [
     "CELL_HEIGHT", "CELL_WIDTH", "FORMATS", "PADDING", "TITLE_BAR", "Font", "ScreenshotError",
     "box_arms", "candidate_fonts", "find_font", "font_names", "page", "png", "png_renderer",
-    "png_source", "render_rows", "renderer", "save", "sha256_text", "svg", "text", "write",
+    "png_source", "render_rows", "renderer", "save", "sha256_text", "svg", "terminal_console", "text", "write",
 ]
 
 
@@ -74,6 +76,9 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
         content = text(renderable, width=width, title=title).encode("utf-8")
     elif suffix == ".png":
         content = png(svg(render_rows(renderable, width), width=width, title=title), font=font)
+    elif suffix == ".cast":                    # a terminal recording for asciinema, one event per step
+        from narration.screenshots.cast import cast
+        content = cast(renderable, width=width, title=title).encode("utf-8")
     elif suffix == ".mmd":                     # the ladder as text: a Mermaid sequenceDiagram
         from narration.screenshots.mermaid import mermaid
         content = mermaid(renderable.events, renderable.actor_rank, renderable.look).encode("utf-8")
@@ -83,6 +88,11 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
 
 
 # -- drawing -----------------------------------------------------------------------------------
+def terminal_console(width: int):
+    """The screenshot console, for writers that want the terminal's bytes (``.cast``)."""
+    return _console(width)
+
+
 def _console(width: int, *, record: bool = False):
     """The one console every screenshot is drawn on: nothing about this machine's terminal, its
     environment or its Windows console reaches the bytes."""
