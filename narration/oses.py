@@ -39,7 +39,8 @@ def reuse_option(level: int, option: int) -> tuple[int, str]:
     if level == socket.SOL_SOCKET and option == socket.SO_REUSEADDR and OS == "win32":
         return socket.SO_EXCLUSIVEADDRUSE, REUSE_OPTION
     names = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
-             (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY"}
+             (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY",
+             (socket.SOL_SOCKET, socket.SO_LINGER): "SO_LINGER"}
     return option, names.get((level, option), str(option))
 
 

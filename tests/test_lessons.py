@@ -44,7 +44,7 @@ def halves(events) -> tuple[list, list]:
 
 
 def test_every_new_lesson_renders_the_same_twice():
-    for name in ("half-close",):
+    for name in ("half-close", "reset"):
         assert rendered(lesson_run(name)) == rendered(lesson_run(name)), name
 
 
@@ -71,3 +71,34 @@ def test_half_close_notes_the_states_the_kernel_reports():
     assert "the server's end is CLOSE_WAIT" in said
     assert "the server's end is CLOSED" in said                              # the reset: the reply is lost
     assert "the client's end is FIN_WAIT_2" in said
+
+
+# -- reset ---------------------------------------------------------------------------------------
+def test_reset_comes_from_unread_bytes_and_linger_zero_and_a_peer_that_has_gone():
+    events = shown(lesson_run("reset"))
+    failures = [(index, event) for index, event in enumerate(events) if isinstance(event, ev.Failure)]
+    assert [(event.actor, event.reset) for _, event in failures[:2]] == [("client", True), ("client", True)]
+    closes_before = [[e for e in events[:index] if e.call != "note"][-1] for index, _ in failures[:2]]
+    assert all(isinstance(event, ev.Close) and event.actor == "server" for event in closes_before)
+    linger = next(index for index, event in enumerate(events) if isinstance(event, ev.SetOption))
+    assert events[linger].option == "SO_LINGER" and linger < failures[1][0]
+
+    ticks = [index for index, event in enumerate(events) if isinstance(event, ev.SendAll) and event.actor == "server"]
+    assert [events[index].data for index in ticks] == [b"tick 1\n", b"tick 2\n"]
+    assert len(failures) == 3 and failures[2][1].actor == "server"
+    assert ticks[0] < ticks[1] < failures[2][0]                    # the first send succeeded, the second failed
+
+    clean = next(index for index, event in enumerate(events) if event.call == "say" and "closed cleanly" in event.text)
+    assert isinstance(events[clean - 1], ev.Recv) and events[clean - 1].size == 0
+    gone = next(index for index, event in enumerate(events) if event.call == "say" and "has gone" in event.text)
+    assert isinstance(events[gone - 1], ev.Recv) and events[gone - 1].size == 0
+    assert not any(isinstance(event, ev.SendAll) for event in events[gone:])
+
+
+@linux
+def test_reset_notes_the_real_errors_and_no_time_wait():
+    said = notes(shown(lesson_run("reset")))
+    assert said.count("the real error: ECONNRESET (104), from the RST the peer's kernel sent") == 2
+    assert said.count("the kernel's table keeps nothing of that connection: a reset leaves no TIME_WAIT") == 2
+    assert "the server's end is now CLOSED" in said
+    assert "the second sendall fails: EPIPE (32)" in said

@@ -31,3 +31,11 @@ def until_buffered(conn, count: int) -> None:
     except OSError:                 # a system without MSG_WAITALL for peeks: wait for each arrival
         while len(conn.real.recv(count, MSG_PEEK)) < count:
             select.select([conn.real], [], [])
+
+
+def connect_again(run, listener):
+    """One more connection to the same listening server, narrated; returns (conn, sock)."""
+    sock = run.actor("client").socket()
+    sock.connect(listener.getsockname())
+    conn, _ = listener.accept()
+    return conn, sock
