@@ -145,6 +145,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="also write the run to PATH: .svg, .html, .txt, .png, .mmd (Mermaid) or .cast (asciinema)")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
+    parser.add_argument("--animate", action="store_true",
+                        help="an .svg screenshot plays the run one event at a time (once, then stays)")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
                         help="log: one line per call (default); ladder: a sequence diagram, one lane per actor")
     parser.add_argument("--explain", action="store_true",
@@ -221,6 +223,9 @@ def refuse_idle_flags(options) -> None:
     given = (lambda flag: getattr(options, flag) not in (None, False))
     if (options.width is not None or options.font) and not options.screenshot:
         raise UsageError("--width and --font shape a screenshot: add --screenshot PATH")
+    if options.animate and not (options.screenshot or "").lower().endswith(".svg"):
+        raise UsageError("--animate makes an .svg screenshot play: add --screenshot NAME.svg "
+                         "(a .cast is a recording already)")
     if options.font and not options.screenshot.lower().endswith(".png"):
         raise UsageError("--font is for .png screenshots (an SVG names its fonts; its viewer draws them)")
     if options.role != "both":
@@ -450,7 +455,7 @@ def save_screenshot(options, events, actor_rank, title: str | None = None) -> No
 
     view = drawing(events, actor_rank, kind=options.view, look=look(options, normalise=True))
     save(view, options.screenshot, width=options.width or screenshot_width(options.view, events),
-         title=title or shlex.join(command_line(options)), font=options.font)
+         title=title or shlex.join(command_line(options)), font=options.font, animate=options.animate)
 
 
 def command_line(options) -> list[str]:

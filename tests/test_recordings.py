@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import run_demo
-from test_screenshots import shoot, shoot_three
+from test_screenshots import decode_png, shoot, shoot_three
 
 from narration import events as ev
 from narration.screenshots.mermaid import mermaid
@@ -108,3 +108,36 @@ def test_asciinema_plays_the_cast(tmp_path):
     _, records = read_cast(target.read_bytes())
     assert played == "".join(data for _, kind, data in records if kind == "o")
     assert "waiting for connections on 127.0.0.1:PORT" in played
+
+
+# -- animated SVG ---------------------------------------------------------------------------------
+def test_an_animated_svg_is_byte_identical_across_runs(tmp_path):
+    runs = shoot_three(tmp_path, ".svg", "--mode", "ordering", "--animate")
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_an_animation_reveals_one_event_per_step_without_copying_text(tmp_path):
+    still = shoot(tmp_path, "still.svg", "--mode", "echo").decode()
+    moving = shoot(tmp_path, "moving.svg", "--mode", "echo", "--animate").decode()
+    delays = [float(d) for d in re.findall(r'<g class="[\w-]+-step" style="animation-delay: ([\d.]+)s">', moving)]
+    assert len(delays) == 28                                      # the echo run's 28 events
+    assert delays == [1.5 + 0.5 * n for n in range(28)]           # after the poster, a steady pace
+    assert moving.count("<text ") == still.count("<text ") + 1    # each text once, and the poster
+    poster = "▶ python demo.py --mode echo: 28 steps, one every 0.5 s, played once"
+    assert poster.replace(" ", "&#160;") in moving
+    assert "infinite" not in moving                               # no loop
+
+
+def test_a_viewer_that_does_not_animate_shows_the_whole_run(tmp_path):
+    """resvg (the PNG renderer) ignores CSS animation: the animated SVG must draw what the still one does."""
+    from narration.screenshots import png
+
+    still = shoot(tmp_path, "still.svg", "--mode", "echo").decode()
+    moving = shoot(tmp_path, "moving.svg", "--mode", "echo", "--animate").decode()
+    assert decode_png(png(moving))[2] == decode_png(png(still))[2]
+
+
+def test_animate_needs_an_svg_screenshot(tmp_path):
+    for args in ([], ["--screenshot", str(tmp_path / "run.png")]):
+        result = run_demo("--mode", "echo", "--animate", *args)
+        assert result.returncode == 2 and "--animate" in result.stderr

@@ -57,18 +57,25 @@ FORMATS = (".svg", ".html", ".txt", ".png", ".mmd", ".cast")
 __all__ = [
     "CELL_HEIGHT", "CELL_WIDTH", "FORMATS", "PADDING", "TITLE_BAR", "Font", "ScreenshotError",
     "box_arms", "candidate_fonts", "find_font", "font_names", "page", "png", "png_renderer",
-    "png_source", "render_rows", "renderer", "save", "sha256_text", "svg", "terminal_console", "text", "write",
+    "png_source", "render_rows", "renderer", "save", "sha256_text", "stepped_rows", "svg", "terminal_console", "text", "write",
 ]
 
 
-def save(renderable, path: str, *, width: int, title: str, font: str | None = None) -> None:
+def save(renderable, path: str, *, width: int, title: str, font: str | None = None,
+         animate: bool = False) -> None:
     """Draw ``renderable`` ``width`` columns wide and write it to ``path``; the extension picks
-    the format.  ``title`` is the command that draws it again; ``font`` a font file for a PNG."""
+    the format.  ``title`` is the command that draws it again; ``font`` a font file for a PNG;
+    ``animate`` makes an SVG play the run one event at a time."""
     from pathlib import Path
 
     target = Path(path)
     suffix = target.suffix.lower()
-    if suffix == ".svg":
+    if animate and suffix != ".svg":
+        raise ScreenshotError(f"{path}: only an .svg screenshot can be animated (a .cast is a recording)")
+    if suffix == ".svg" and animate:
+        rows, steps = stepped_rows(renderable, width)
+        content = svg(rows, width=width, title=title, steps=steps).encode("utf-8")
+    elif suffix == ".svg":
         content = svg(render_rows(renderable, width), width=width, title=title).encode("utf-8")
     elif suffix == ".html":
         content = page(renderable, width=width, title=title).encode("utf-8")
@@ -135,6 +142,18 @@ def render_rows(renderable, width: int) -> list:
     while rows and not "".join(segment.text for segment in rows[-1]).strip():
         rows.pop()      # trailing blank rows (a final newline, an empty line): an image does not need them
     return rows
+
+
+def stepped_rows(view, width: int) -> tuple[list, list[int]]:
+    """A view's rows, and for each row the step (1, 2, ...) of the event it belongs to: what an
+    animation reveals together (a ladder's header is step 1, shown first)."""
+    rows: list = []
+    steps: list[int] = []
+    for step, piece in enumerate(view.rows(width), start=1):
+        drawn = render_rows(piece, width)
+        rows += drawn
+        steps += [step] * len(drawn)
+    return rows, steps
 
 
 # -- TXT and HTML ------------------------------------------------------------------------------

@@ -30,11 +30,37 @@ TITLE_BAR = 40           # the window's title bar, above the text
 LIGHT, HEAVY = 2, 4      # box-drawing line thickness in pixels
 DOUBLE_GAP = 3           # half the distance between the two strokes of a double line
 FONT_FAMILIES = '"DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace'
+LEAD_IN = 1.5            # seconds of the poster line before an animation's first step
+STEP_SECONDS = 0.5       # between two steps of an animation
 
 
-def svg(rows, *, width: int, title: str) -> str:
+def poster(title: str, steps: int) -> str:
+    """What an animation's first frame says will play."""
+    return f"▶ {title}: {steps} steps, one every {STEP_SECONDS:g} s, played once"
+
+
+def _animation_styles(prefix: str, steps: int) -> str:
+    """CSS for an animation: each step's group fades in at its delay (hidden until then by the
+    first keyframe, ``both``); the poster shows until the first step, then goes."""
+    return "\n".join([
+        f"    .{prefix}-step {{ animation: {prefix}-show 0.15s ease-out both; }}",
+        f"    @keyframes {prefix}-show {{ from {{ opacity: 0; }} to {{ opacity: 1; }} }}",
+        (f"    .{prefix}-poster {{ fill: #e5c07b; font-weight: bold; opacity: 0; "
+         f"animation: {prefix}-poster {LEAD_IN:g}s step-end forwards; }}"),
+        f"    @keyframes {prefix}-poster {{ from {{ opacity: 1; }} to {{ opacity: 0; }} }}",
+    ])
+
+
+def svg(rows, *, width: int, title: str, steps: list[int] | None = None) -> str:
     """Rows of rich segments (``render_rows``) as an SVG terminal window ``width`` columns wide,
-    on a fixed grid of whole pixels."""
+    on a fixed grid of whole pixels.
+
+    ``steps`` animates it: row *i* appears at step ``steps[i]`` (one event's rows share a step),
+    step *n* at ``LEAD_IN + (n - 1) x STEP_SECONDS``; before the first, a poster line says what
+    will play.  It plays once and stays on the last frame.  A viewer that does not animate (resvg,
+    a PDF) shows the whole run, never a blank window: rows are hidden only by the animation's own
+    first keyframe (``animation-fill-mode: both``).
+    """
     from rich.terminal_theme import SVG_EXPORT_THEME as theme
 
     title = visible(title)
@@ -43,7 +69,10 @@ def svg(rows, *, width: int, title: str) -> str:
     backgrounds: list[str] = []
     shapes: list[str] = []
     texts: list[str] = []
+    by_step: dict[int, list[str]] = {}        # animated: each step's elements, drawn as one group
     for row, line in enumerate(rows):
+        if steps is not None:                 # one group per step: backgrounds, then shapes, then text
+            backgrounds, shapes, texts = [], [], []
         top = TITLE_BAR + row * CELL_HEIGHT
         column = 0
         for segment in line:
@@ -60,10 +89,22 @@ def svg(rows, *, width: int, title: str) -> str:
                     texts.append(f'<text class="{name}" x="{x}" y="{top + BASELINE}" '
                                  f'textLength="{_cells(run) * CELL_WIDTH}">{_xml_text(run)}</text>')
             column += cells
+        if steps is not None:
+            by_step.setdefault(steps[row], []).extend(backgrounds + shapes + texts)
 
     pixels_wide = width * CELL_WIDTH + 2 * PADDING
     height = TITLE_BAR + max(len(rows), 1) * CELL_HEIGHT + PADDING
     styles = "\n".join(f"    .{name} {{ {css} }}" for css, name in classes.items())
+    body = [f"  {item}" for item in backgrounds + shapes + texts]
+    if steps is not None:
+        styles += "\n" + _animation_styles(prefix, len(by_step))
+        body = [(f'  <text class="{prefix}-poster" x="{_x(0)}" y="{TITLE_BAR + BASELINE}">'
+                 f"{_xml_text(_fit(poster(title, len(by_step)), width))}</text>")]
+        for step, items in sorted(by_step.items()):
+            delay = LEAD_IN + (step - 1) * STEP_SECONDS
+            body.append(f'  <g class="{prefix}-step" style="animation-delay: {delay:g}s">')
+            body += [f"    {item}" for item in items]
+            body.append("  </g>")
     fg, bg = theme.foreground_color.hex, theme.background_color.hex
     title_text = _fit(title, width - 8)
     return "\n".join([
@@ -83,7 +124,7 @@ def svg(rows, *, width: int, title: str) -> str:
         f'  <g class="{prefix}">',
         (f'  <text class="{prefix}-title" x="{pixels_wide // 2}" y="26" text-anchor="middle">'
          f"{_xml_text(title_text)}</text>"),
-        *(f"  {item}" for item in backgrounds + shapes + texts),
+        *body,
         "  </g>",
         "</svg>",
         "",
