@@ -74,6 +74,10 @@ def _event_of(actor: str, kind: str, fields: list) -> Event | None:
     if kind in _DATAGRAM:
         data, size, local, peer = fields
         return _DATAGRAM[kind](actor, _payload(data), int(size), _address(local), _address(peer))
+    if kind == "more":                     # folded calls whose first call is not in the trace
+        call, count, size, start, data, local, peer = fields
+        return _STREAM[call](actor, _payload(data)[:KEPT], int(size), (int(start), int(start) + int(size)),
+                             _address(local), _address(peer), int(count))
     if kind == "out":
         return Say(actor, str(fields[0]))
     if kind == "err":
@@ -118,44 +122,112 @@ def _event_of(actor: str, kind: str, fields: list) -> Event | None:
     return None
 
 
-def folds_into(earlier: Event, later: Event) -> bool:
-    """Whether ``later`` continues ``earlier``: the same call on the same connection, its bytes
-    next in the stream (an end of stream, b'', never folds: it is what a student looks for)."""
-    return (type(earlier) is type(later) and later.call in _STREAM and later.size > 0 and earlier.size > 0
-            and earlier.local == later.local and earlier.peer == later.peer
-            and earlier.span[1] == later.span[0])
+class _Run:
+    """A fold in progress: the recorded event it grows, and what it has taken in so far (kept
+    as numbers and raw payloads: the event is rebuilt once, when the fold is settled)."""
 
+    __slots__ = ("count", "end", "kept", "kind", "local", "payloads", "peer", "recorded", "size")
 
-def folded(earlier: Event, later: Event) -> Event:
-    data = earlier.data if len(earlier.data) >= KEPT else (earlier.data + later.data)[:KEPT]
-    return earlier.replace(data=data, size=earlier.size + later.size, span=(earlier.span[0], later.span[1]),
-                           count=earlier.count + later.count)
+    def __init__(self, recorded, kind: str, local, peer, end: int) -> None:
+        self.recorded = recorded
+        self.kind, self.local, self.peer, self.end = kind, local, peer, end
+        self.count = 0                 # calls taken in beyond the recorded one
+        self.size = 0
+        self.kept = len(recorded.event.data) if kind in _STREAM else KEPT
+        self.payloads: list[str] = []  # base64, up to KEPT bytes in all
+
+    def settle(self) -> None:
+        if not self.count:
+            return
+        event = self.recorded.event
+        data = event.data
+        for payload in self.payloads:
+            data += _payload(payload)
+        self.recorded.event = event.replace(data=data[:KEPT], size=event.size + self.size,
+                                            span=(event.span[0], self.end), count=event.count + self.count)
+        self.count = self.size = 0
+        self.payloads = []
 
 
 class Fold:
-    """Per thread: the last two events recorded, and how many data calls in a row it has made."""
+    """Per thread: its last two events, and how many data calls in a row it has made.
+
+    ``take(thread, kind, fields)`` is asked first, on the raw report: True means the call was
+    folded into an earlier event (nothing else to do: no event is built for it, which is what
+    keeps a narrated 10,000 round trips fast).  ``remember`` each event recorded; ``settle`` once
+    every report is in.
+    """
 
     def __init__(self) -> None:
-        self._last: dict[str, list] = {}       # thread -> its last two Recorded, oldest first
+        self._last: dict[str, list[_Run]] = {}       # thread -> its last two events, oldest first
         self._streak: dict[str, int] = {}
 
-    def into(self, thread: str, event: Event):
-        """The Recorded that ``event`` folds into (the caller replaces its event), or None."""
-        if event.call not in _STREAM:
+    def take(self, thread: str, kind: str, fields: list) -> bool:
+        if kind == "more":                 # calls the program folded itself (see child.py)
+            return self._more(thread, fields)
+        if kind not in _STREAM:
             self._streak[thread] = 0
-            return None
+            return False
         streak = self._streak.get(thread, 0) + 1
         self._streak[thread] = streak
         if streak <= SHOWN:
-            return None
-        last = self._last.get(thread, [])
-        for recorded in reversed(last):          # the last call again, or the one before it (turns)
-            if folds_into(recorded.event, event):
-                return recorded
-        return None
+            return False
+        try:
+            payload, size, start, local, peer = fields
+        except ValueError:
+            return False
+        if not size or not isinstance(size, int) or not isinstance(start, int):
+            return False                 # an end of stream (b'') never folds: it is what a student looks for
+        for run in reversed(self._last.get(thread, ())):   # the last call again, or the one before (turns)
+            if run.kind == kind and run.end == start and run.local == local and run.peer == peer:
+                run.count += 1
+                run.size += size
+                run.end = start + size
+                if run.kept < KEPT:
+                    run.payloads.append(payload)
+                    run.kept += size
+                return True
+        return False
 
-    def remember(self, thread: str, recorded) -> None:
+    def _more(self, thread: str, fields: list) -> bool:
+        """``more``: [kind, count, size, start, payload, local, peer], folded into the thread's
+        event it continues.  True if it did (else the caller shows it as an event of its own)."""
+        try:
+            kind, count, size, start, payload, local, peer = fields
+        except ValueError:
+            return True                  # malformed: dropped
+        if not all(isinstance(value, int) for value in (count, size, start)):
+            return True
+        for run in reversed(self._last.get(thread, ())):
+            if run.kind == kind and run.end == start and run.local == local and run.peer == peer:
+                run.count += count
+                run.size += size
+                run.end = start + size
+                if run.kept < KEPT:
+                    run.payloads.append(payload)
+                    run.kept += size
+                return True
+        return False
+
+    def remember(self, thread: str, recorded, kind: str, fields: list) -> None:
+        if kind in _STREAM and len(fields) == 5 and isinstance(fields[1], int) and isinstance(fields[2], int):
+            run = _Run(recorded, kind, fields[3], fields[4], fields[2] + fields[1])
+        else:
+            run = _Run(recorded, "", None, None, -1)
         last = self._last.setdefault(thread, [])
-        last.append(recorded)
+        last.append(run)
         if len(last) > 2:
-            del last[0]
+            last.pop(0).settle()
+
+    def settle(self) -> None:
+        """Every fold's event rebuilt with all it took in (call once every report is in)."""
+        for last in self._last.values():
+            for run in last:
+                run.settle()
+
+
+def folded(earlier: Event, later: Event) -> Event:
+    """Two data events as one (the same call, the bytes of ``later`` next in the stream)."""
+    data = earlier.data if len(earlier.data) >= KEPT else (earlier.data + later.data)[:KEPT]
+    return earlier.replace(data=data, size=earlier.size + later.size, span=(earlier.span[0], later.span[1]),
+                           count=earlier.count + later.count)

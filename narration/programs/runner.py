@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from narration.events import Milestone, Note, Step
-from narration.programs.records import Fold, event_of, folded
+from narration.programs.records import Fold, event_of
 
 CHILD = str(Path(__file__).resolve().parent / "child.py")
 READY_TIMEOUT = 10.0    # seconds a program may take to listen, connect or exit before the next starts anyway
@@ -79,6 +79,7 @@ class Session:
         self.secret = secrets.token_hex(16)
         self.fold = Fold()
         self.lock = threading.Lock()
+        self.changed = threading.Condition()   # a program released, exited or ended: the main thread looks again
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
@@ -119,6 +120,7 @@ class Session:
             raise
         finally:
             self.close()
+            self.fold.settle()
 
     def close(self) -> None:
         """Every process ended, every connection closed (also on Ctrl-C)."""
@@ -141,12 +143,11 @@ class Session:
     def _wait(self, condition, timeout: float | None) -> bool:
         """Wait until ``condition()`` holds, in short steps (Ctrl-C lands at once on every OS)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        changed = self.trace.changed
-        with changed:
+        with self.changed:
             while not condition():
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                changed.wait(STEP)
+                self.changed.wait(STEP)
         return True
 
     def _thread(self, target, name: str, *args) -> threading.Thread:
@@ -156,8 +157,8 @@ class Session:
         return thread
 
     def _notify(self) -> None:
-        with self.trace.changed:
-            self.trace.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
 
     # -- one program ---------------------------------------------------------------------
     def _start(self, program: Program, *, after: Program | None) -> None:
@@ -288,19 +289,16 @@ class Session:
             return
         if kind == "exit":
             return
+        if not after and self.fold.take(key, kind, fields):
+            return                  # one more call of a fold: no event of its own (see records.Fold)
         event = event_of(program.name, kind, fields)
         if event is None:
             return
         if kind == "stopped":
             after = after + self.trace.last_of_each_thread()
-        with self.trace.changed:
-            into = None if after else self.fold.into(key, event)
-            if into is not None:
-                into.event = folded(into.event, event)
-                return
-            recorded = self.trace.record(event, thread=key, after=after)
-            self.fold.remember(key, recorded)
-            program.last_seq[key] = recorded.seq
+        recorded = self.trace.record(event, thread=key, after=after)
+        self.fold.remember(key, recorded, kind, fields)
+        program.last_seq[key] = recorded.seq
         if kind == "listen":
             program.listened = True
             self._release(program, recorded.seq)
