@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -36,14 +37,27 @@ def image_table() -> dict[str, list[str]]:
     table["lesson-ladder"] = ["--mode", "ordering", "--view", "ladder"]
     table["lesson-wire"] = ["--lesson", "stream", "--wire"]
     table["lesson-datagrams-ladder"] = ["--lesson", "datagrams", "--view", "ladder"]
+    # Your own programs (--run): the textbook pair in examples/, on any free port (the image says PORT).
+    port = free_port()
+    table["programs"] = ["--run", f"examples/server.py {port}", "--run", f"examples/client.py localhost {port}",
+                         "--send", "hello, sockets"]
     return table
 
 
 def png_names() -> list[str]:
-    """The images that also get a PNG: one per mode (READMEs show the SVGs)."""
+    """The images that also get a PNG: one per mode, and your own programs (READMEs show the SVGs)."""
     import modes
 
-    return modes.names()
+    return [*modes.names(), "programs"]
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picked it; released at once), for --run rows."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def draw(name: str, args: list[str], folder: Path) -> Path:
@@ -51,8 +65,13 @@ def draw(name: str, args: list[str], folder: Path) -> Path:
     import demo
 
     target = folder / f"{name}.svg"
-    with contextlib.redirect_stdout(io.StringIO()):     # the run's terminal view is not wanted here
-        code = demo.main([*args, "--screenshot", str(target)])
+    here = os.getcwd()
+    os.chdir(ROOT)              # a --run row names its programs from the project's folder
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):     # the run's terminal view is not wanted here
+            code = demo.main([*args, "--screenshot", str(target)])
+    finally:
+        os.chdir(here)
     if code != 0:
         raise RuntimeError(f"python demo.py {' '.join(args)} exited {code}")
     return target
