@@ -145,6 +145,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="also write the run to PATH: .svg, .html, .txt, .png, .mmd (Mermaid) or .cast (asciinema)")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
+    parser.add_argument("--theme", choices=("dark", "light"), default="dark",
+                        help="colours for a dark (default) or a light background: terminal and screenshots")
     parser.add_argument("--animate", action="store_true",
                         help="an .svg screenshot plays the run one event at a time (once, then stays)")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
@@ -455,7 +457,8 @@ def save_screenshot(options, events, actor_rank, title: str | None = None) -> No
 
     view = drawing(events, actor_rank, kind=options.view, look=look(options, normalise=True))
     save(view, options.screenshot, width=options.width or screenshot_width(options.view, events),
-         title=title or shlex.join(command_line(options)), font=options.font, animate=options.animate)
+         title=title or shlex.join(command_line(options)), font=options.font, animate=options.animate,
+         theme=options.theme)
 
 
 def command_line(options) -> list[str]:
@@ -559,10 +562,10 @@ def launch(argv: list[str] | None) -> int:
     from rich.console import Console
 
     from narration.run import Run
-    from narration.views.theme import THEME
+    from narration.views.theme import styles
 
-    console = Console(theme=THEME, highlight=False)
-    errors = Console(stderr=True, theme=THEME, highlight=False)
+    console = Console(theme=styles(options.theme), highlight=False)
+    errors = Console(stderr=True, theme=styles(options.theme), highlight=False)
     if options.lesson and options.mode:
         errors.print(f"note: a lesson needs no mode; --mode {options.mode} changes nothing here",
                      style="note", markup=False)

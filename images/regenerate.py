@@ -1,7 +1,8 @@
 """Regenerate every image in images/:  python images/regenerate.py   (--check: only say which are stale)
 
 ``image_table()`` is the list: image name -> the demo.py arguments that draw it.  Every mode gets
-images/MODE.svg and images/MODE.png; every lesson gets images/lesson-NAME.svg.  Each file is
+images/MODE.svg, images/MODE-light.svg (--theme light) and images/MODE.png; every lesson gets
+images/lesson-NAME.svg.  Each file is
 exactly what ``python demo.py ARGS --screenshot images/NAME.svg`` (or ``.png``) writes: the runs
 go through ``demo.main`` itself, in this one process (start-up is paid once), and each PNG is
 drawn from the SVG just written, which is what ``--screenshot NAME.png`` does after the same run
@@ -31,6 +32,7 @@ def image_table() -> dict[str, list[str]]:
     from narration import lessons
 
     table = {name: ["--mode", name] for name in modes.names()}
+    table.update({f"{name}-light": ["--mode", name, "--theme", "light"] for name in modes.names()})
     for lesson in lessons.names():
         table[f"lesson-{lesson}"] = ["--lesson", lesson]
     table["lesson-explain"] = ["--mode", "echo", "--explain"]

@@ -128,6 +128,7 @@ def test_an_animation_reveals_one_event_per_step_without_copying_text(tmp_path):
     assert "infinite" not in moving                               # no loop
 
 
+@pytest.mark.timeout(120)      # two PNGs of the whole run: resvg takes a while on a busy machine
 def test_a_viewer_that_does_not_animate_shows_the_whole_run(tmp_path):
     """resvg (the PNG renderer) ignores CSS animation: the animated SVG must draw what the still one does."""
     from narration.screenshots import png
@@ -141,3 +142,52 @@ def test_animate_needs_an_svg_screenshot(tmp_path):
     for args in ([], ["--screenshot", str(tmp_path / "run.png")]):
         result = run_demo("--mode", "echo", "--animate", *args)
         assert result.returncode == 2 and "--animate" in result.stderr
+
+
+# -- themes ---------------------------------------------------------------------------------------
+def luminance(colour: str) -> float:
+    def channel(value: int) -> float:
+        value /= 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def text_contrasts(svg: str) -> list[tuple[float, str, str, str]]:
+    """(contrast, text, its colour, the colour behind it) for every text run of a screenshot."""
+    fills = dict(re.findall(r"\.([\w-]+) \{ fill: (#[0-9a-f]{6})", svg))
+    window = re.search(r'<rect x="0.5" y="0.5" [^>]* fill="(#[0-9a-f]{6})"', svg).group(1)
+    boxes = [(int(x), int(y), int(w), int(h), fill) for x, y, w, h, fill in
+             re.findall(r'<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)" fill="(#[0-9a-f]{6})"', svg)]
+    found = []
+    for name, x, y, text in re.findall(r'<text class="([\w-]+)" x="(\d+)" y="(\d+)"[^>]*>([^<]*)</text>', svg):
+        if name not in fills:
+            continue
+        behind = next((fill for bx, by, bw, bh, fill in boxes
+                       if bx <= int(x) < bx + bw and by <= int(y) - 5 < by + bh), window)
+        found.append((contrast(fills[name], behind), text, fills[name], behind))
+    return found
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_every_colour_meets_wcag_aa_on_its_theme(tmp_path, theme):
+    """4.5:1 at least, for every run of text (dimmed notes, payloads in their boxes, each actor)."""
+    for args in (["--mode", "chat"], ["--mode", "echo", "--explain", "--send", "\x1b[1m"]):
+        svg = shoot(tmp_path, f"{theme}.svg", *args, "--theme", theme).decode()
+        measured = text_contrasts(svg)
+        assert len(measured) > 50
+        worst = min(measured)
+        assert worst[0] >= 4.5, worst
+
+
+def test_the_light_theme_is_light_and_the_dark_dark(tmp_path):
+    light = shoot(tmp_path, "light.svg", "--mode", "echo", "--theme", "light").decode()
+    dark = shoot(tmp_path, "dark.svg", "--mode", "echo").decode()
+    window = re.compile(r'<rect x="0.5" y="0.5" [^>]* fill="(#[0-9a-f]{6})"')
+    assert luminance(window.search(light).group(1)) > 0.9 > 0.1 > luminance(window.search(dark).group(1))
+    assert light.replace("\n", "") != dark.replace("\n", "")

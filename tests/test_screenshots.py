@@ -153,14 +153,15 @@ def test_the_png_is_the_svg_at_twice_the_size_and_shows_text(tmp_path):
 
 def test_text_in_the_png_has_the_terminal_colours(tmp_path):
     from rich.color import Color
-    from rich.terminal_theme import SVG_EXPORT_THEME
+
+    from narration.views.theme import palette
 
     svg = shoot(tmp_path, "run.svg", "--mode", "echo").decode()
     for name, colour in (("server", "magenta"), ("client", "cyan")):
         css, x, y, length = re.search(rf'<text class="([\w-]+)" x="(\d+)" y="(\d+)" textLength="(\d+)">{name}(?:&#160;)*<',
                                       svg).groups()
         fill = re.search(rf"\.{css} {{ fill: (#[0-9a-f]{{6}})", svg).group(1)
-        assert fill == Color.parse(colour).get_truecolor(SVG_EXPORT_THEME).hex      # the terminal's colour
+        assert fill == Color.parse(colour).get_truecolor(palette("dark")).hex      # the theme's colour
         window = crop(svg, int(x), int(y) - 18, int(length), 24)
         _, _, rows = decode_png(_screenshot.png(window))
         assert fill[1:] in colours(rows), f"no {fill} pixel where the SVG writes {name!r}"
@@ -178,7 +179,7 @@ def test_box_lines_join_across_rows_and_columns():
     rows_drawn, columns = 6, 7
     width, height = columns * _screenshot.CELL_WIDTH, rows_drawn * _screenshot.CELL_HEIGHT
     _, _, rows = decode_png(_screenshot.png(crop(svg, _screenshot.PADDING, _screenshot.TITLE_BAR, width, height)))
-    line_colour = bytes.fromhex("c5c8c6ff")            # the theme's foreground
+    line_colour = bytes.fromhex("e6e6e6ff")            # the dark theme's foreground
 
     def inked(x, y):
         return rows[y][4 * x:4 * x + 4] == line_colour

@@ -62,10 +62,10 @@ __all__ = [
 
 
 def save(renderable, path: str, *, width: int, title: str, font: str | None = None,
-         animate: bool = False) -> None:
+         animate: bool = False, theme: str = "dark") -> None:
     """Draw ``renderable`` ``width`` columns wide and write it to ``path``; the extension picks
     the format.  ``title`` is the command that draws it again; ``font`` a font file for a PNG;
-    ``animate`` makes an SVG play the run one event at a time."""
+    ``animate`` makes an SVG play the run one event at a time; ``theme`` is dark or light."""
     from pathlib import Path
 
     target = Path(path)
@@ -73,19 +73,19 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
     if animate and suffix != ".svg":
         raise ScreenshotError(f"{path}: only an .svg screenshot can be animated (a .cast is a recording)")
     if suffix == ".svg" and animate:
-        rows, steps = stepped_rows(renderable, width)
-        content = svg(rows, width=width, title=title, steps=steps).encode("utf-8")
+        rows, steps = stepped_rows(renderable, width, theme)
+        content = svg(rows, width=width, title=title, steps=steps, theme=theme).encode("utf-8")
     elif suffix == ".svg":
-        content = svg(render_rows(renderable, width), width=width, title=title).encode("utf-8")
+        content = svg(render_rows(renderable, width, theme), width=width, title=title, theme=theme).encode("utf-8")
     elif suffix == ".html":
-        content = page(renderable, width=width, title=title).encode("utf-8")
+        content = page(renderable, width=width, title=title, theme=theme).encode("utf-8")
     elif suffix == ".txt":
         content = text(renderable, width=width, title=title).encode("utf-8")
     elif suffix == ".png":
-        content = png(svg(render_rows(renderable, width), width=width, title=title), font=font)
+        content = png(svg(render_rows(renderable, width, theme), width=width, title=title, theme=theme), font=font)
     elif suffix == ".cast":                    # a terminal recording for asciinema, one event per step
         from narration.screenshots.cast import cast
-        content = cast(renderable, width=width, title=title).encode("utf-8")
+        content = cast(renderable, width=width, title=title, theme=theme).encode("utf-8")
     elif suffix == ".mmd":                     # the ladder as text: a Mermaid sequenceDiagram
         from narration.screenshots.mermaid import mermaid
         content = mermaid(renderable.events, renderable.actor_rank, renderable.look).encode("utf-8")
@@ -95,21 +95,21 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
 
 
 # -- drawing -----------------------------------------------------------------------------------
-def terminal_console(width: int):
+def terminal_console(width: int, theme: str = "dark"):
     """The screenshot console, for writers that want the terminal's bytes (``.cast``)."""
-    return _console(width)
+    return _console(width, theme=theme)
 
 
-def _console(width: int, *, record: bool = False):
+def _console(width: int, *, record: bool = False, theme: str = "dark"):
     """The one console every screenshot is drawn on: nothing about this machine's terminal, its
     environment or its Windows console reaches the bytes."""
     import io
 
     from rich.console import Console
 
-    from narration.views.theme import THEME
+    from narration.views.theme import styles
 
-    return Console(record=record, file=io.StringIO(), width=width, theme=THEME, highlight=False,
+    return Console(record=record, file=io.StringIO(), width=width, theme=styles(theme), highlight=False,
                    force_terminal=True, color_system="truecolor", legacy_windows=False)
 
 
@@ -128,12 +128,12 @@ def _as_printed(console, renderable):
     return renderable
 
 
-def render_rows(renderable, width: int) -> list:
+def render_rows(renderable, width: int, theme: str = "dark") -> list:
     """The rows of segments (``list[list[Segment]]``) an SVG is drawn from: ``renderable`` at
     ``width`` columns, control codes dropped, rows cropped (never padded) to the width."""
     from rich.segment import Segment
 
-    console = _console(width)
+    console = _console(width, theme=theme)
     # The options Console.print renders with (it sets these to None, not to their defaults).
     options = console.options.update(justify=None, overflow=None, height=None, no_wrap=None,
                                      markup=None, highlight=None)
@@ -144,21 +144,21 @@ def render_rows(renderable, width: int) -> list:
     return rows
 
 
-def stepped_rows(view, width: int) -> tuple[list, list[int]]:
+def stepped_rows(view, width: int, theme: str = "dark") -> tuple[list, list[int]]:
     """A view's rows, and for each row the step (1, 2, ...) of the event it belongs to: what an
     animation reveals together (a ladder's header is step 1, shown first)."""
     rows: list = []
     steps: list[int] = []
     for step, piece in enumerate(view.rows(width), start=1):
-        drawn = render_rows(piece, width)
+        drawn = render_rows(piece, width, theme)
         rows += drawn
         steps += [step] * len(drawn)
     return rows, steps
 
 
 # -- TXT and HTML ------------------------------------------------------------------------------
-def _recorded(renderable, width: int):
-    console = _console(width, record=True)
+def _recorded(renderable, width: int, theme: str = "dark"):
+    console = _console(width, record=True, theme=theme)
     console.print(renderable)
     return console
 
@@ -190,10 +190,10 @@ body {{{{
 """
 
 
-def page(renderable, *, width: int, title: str) -> str:
+def page(renderable, *, width: int, title: str, theme: str = "dark") -> str:
     """A standalone HTML page in the same colours as the SVG and PNG."""
-    from rich.terminal_theme import SVG_EXPORT_THEME
+    from narration.views.theme import palette
 
     escaped = html.escape(visible(title)).replace("{", "{{").replace("}", "}}")
     template = _HTML_PAGE.format(title=escaped, families=FONT_FAMILIES.replace('"', "'"))
-    return _recorded(renderable, width).export_html(theme=SVG_EXPORT_THEME, clear=False, code_format=template)
+    return _recorded(renderable, width, theme).export_html(theme=palette(theme), clear=False, code_format=template)

@@ -21,12 +21,12 @@ MARKER_LENGTH = 60        # characters of an event's first line in its marker's 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def cast(view, *, width: int, title: str) -> str:
+def cast(view, *, width: int, title: str, theme: str = "dark") -> str:
     """The asciicast v2 text (header line, then one JSON array per output or marker)."""
     from narration.screenshots import terminal_console
     from narration.text import visible
 
-    console = terminal_console(width)
+    console = terminal_console(width, theme)
     chunks: list[str] = []
     for row in view.rows(width):                      # one renderable per event (the ladder: header first)
         start = console.file.tell()

@@ -39,19 +39,19 @@ def poster(title: str, steps: int) -> str:
     return f"▶ {title}: {steps} steps, one every {STEP_SECONDS:g} s, played once"
 
 
-def _animation_styles(prefix: str, steps: int) -> str:
+def _animation_styles(prefix: str, poster_colour: str) -> str:
     """CSS for an animation: each step's group fades in at its delay (hidden until then by the
     first keyframe, ``both``); the poster shows until the first step, then goes."""
     return "\n".join([
         f"    .{prefix}-step {{ animation: {prefix}-show 0.15s ease-out both; }}",
         f"    @keyframes {prefix}-show {{ from {{ opacity: 0; }} to {{ opacity: 1; }} }}",
-        (f"    .{prefix}-poster {{ fill: #e5c07b; font-weight: bold; opacity: 0; "
+        (f"    .{prefix}-poster {{ fill: {poster_colour}; font-weight: bold; opacity: 0; "
          f"animation: {prefix}-poster {LEAD_IN:g}s step-end forwards; }}"),
         f"    @keyframes {prefix}-poster {{ from {{ opacity: 1; }} to {{ opacity: 0; }} }}",
     ])
 
 
-def svg(rows, *, width: int, title: str, steps: list[int] | None = None) -> str:
+def svg(rows, *, width: int, title: str, steps: list[int] | None = None, theme: str = "dark") -> str:
     """Rows of rich segments (``render_rows``) as an SVG terminal window ``width`` columns wide,
     on a fixed grid of whole pixels.
 
@@ -59,10 +59,13 @@ def svg(rows, *, width: int, title: str, steps: list[int] | None = None) -> str:
     step *n* at ``LEAD_IN + (n - 1) x STEP_SECONDS``; before the first, a poster line says what
     will play.  It plays once and stays on the last frame.  A viewer that does not animate (resvg,
     a PDF) shows the whole run, never a blank window: rows are hidden only by the animation's own
-    first keyframe (``animation-fill-mode: both``).
+    first keyframe (``animation-fill-mode: both``).  ``theme`` is dark or light
+    (``narration.views.theme``).
     """
-    from rich.terminal_theme import SVG_EXPORT_THEME as theme
+    from narration.views.theme import FRAME, palette
 
+    edge = FRAME[theme]
+    theme = palette(theme)
     title = visible(title)
     prefix = _slug(title)
     classes: dict[str, str] = {}      # CSS rules -> class name, numbered in order of first use
@@ -97,7 +100,7 @@ def svg(rows, *, width: int, title: str, steps: list[int] | None = None) -> str:
     styles = "\n".join(f"    .{name} {{ {css} }}" for css, name in classes.items())
     body = [f"  {item}" for item in backgrounds + shapes + texts]
     if steps is not None:
-        styles += "\n" + _animation_styles(prefix, len(by_step))
+        styles += "\n" + _animation_styles(prefix, theme.ansi_colors[3].hex)     # the theme's yellow
         body = [(f'  <text class="{prefix}-poster" x="{_x(0)}" y="{TITLE_BAR + BASELINE}">'
                  f"{_xml_text(_fit(poster(title, len(by_step)), width))}</text>")]
         for step, items in sorted(by_step.items()):
@@ -117,7 +120,7 @@ def svg(rows, *, width: int, title: str, steps: list[int] | None = None) -> str:
         styles,
         "  </style>",
         (f'  <rect x="0.5" y="0.5" width="{pixels_wide - 1}" height="{height - 1}" rx="8" fill="{bg}" '
-         f'stroke="#ffffff" stroke-opacity="0.35"/>'),
+         f'stroke="{edge}" stroke-opacity="0.35"/>'),
         '  <circle cx="20" cy="20" r="6" fill="#ff5f57"/>',
         '  <circle cx="40" cy="20" r="6" fill="#febc2e"/>',
         '  <circle cx="60" cy="20" r="6" fill="#28c840"/>',

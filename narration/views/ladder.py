@@ -118,7 +118,7 @@ class LadderView:
         if event.call == "settimeout":
             return Text("settimeout " + ("None" if event.seconds is None else f"{event.seconds:g} s"), style="call")
         if event.call == "say":
-            return Text.assemble(("» ", "dim"), safe_text(ports(event.text), style="say"))
+            return Text.assemble(("» ", "say.mark"), safe_text(ports(event.text), style="say"))
         if event.call == "note":
             return Text("# " + ports(event.text), style="note")
         if event.call == "error":

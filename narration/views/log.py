@@ -130,7 +130,7 @@ class Narrator:
         call = event.call
         if call == "say":
             # Text.assemble: a style given to Text("» ") would dim the whole line, not just the mark.
-            return Text.assemble(("» ", "dim"), safe_text(self.ports(event.text), style="say"))
+            return Text.assemble(("» ", "say.mark"), safe_text(self.ports(event.text), style="say"))
         if call == "note":
             return Text("# ", style="note").append(self.ports(event.text), style="note")
         if call == "error":
