@@ -61,6 +61,7 @@ EVERY = 0.1           # seconds: the longest a report waits in a batch (a print 
 
 _RealSocket = socket.socket
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_NOTHING, _UNTRIED = object(), object()      # what a call tried without waiting found
 _real_select = select.select
 _HERE = os.path.abspath(__file__)
 
@@ -273,10 +274,24 @@ def _stop_if_idle() -> None:
     raise SystemExit                # a thread still waiting after the main thread has finished
 
 
-def wait_for(reads, writes, timeout):
+def _watcher(reads, writes):
+    """``ready(timeout)`` for these descriptors, made once for a whole wait (one poll object)."""
+    if not hasattr(select, "poll"):
+        return lambda timeout: any(_real_select(list(reads), list(writes), [], timeout)[:2])
+    poller = select.poll()
+    for fd in reads:
+        poller.register(fd, select.POLLIN)
+    for fd in writes:
+        poller.register(fd, select.POLLOUT)
+    return lambda timeout: bool(poller.poll(timeout * 1000))
+
+
+def wait_for(reads, writes, timeout, *, looked: bool = False):
     """Wait until one of the descriptors is ready, or ``timeout`` (None: for ever) has passed,
-    in short steps so that a stop can end the wait.  True if ready."""
-    if _ready(reads, writes, 0):
+    in short steps so that a stop can end the wait.  True if ready.  ``looked``: the caller has
+    just seen that nothing is ready (no need to look again before waiting)."""
+    ready = _watcher(reads, writes)
+    if not looked and ready(0):
         return True
     thread = threading.current_thread()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -285,7 +300,7 @@ def wait_for(reads, writes, timeout):
     try:
         while True:
             step = STEP if deadline is None else max(0.0, min(STEP, deadline - time.monotonic()))
-            if _ready(reads, writes, step):
+            if ready(step):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
@@ -327,12 +342,12 @@ class NarratedSocket(_RealSocket):
         report("error", f"{call}{where}: {reason}", isinstance(error, ConnectionResetError),
                _address(self._n_local), _address(address) or _address(self._n_peer))
 
-    def _n_wait(self, call: str) -> None:
+    def _n_wait(self, call: str, *, looked: bool = False) -> None:
         """Before a call that may block: wait in steps (see the module docstring)."""
         timeout = super().gettimeout()
         if timeout == 0.0:
             return
-        if not wait_for((self.fileno(),), (), timeout):
+        if not wait_for((self.fileno(),), (), timeout, looked=looked):
             report("timeout", call, timeout, _address(self._n_local))
             raise TimeoutError("timed out")
 
@@ -467,23 +482,22 @@ class NarratedSocket(_RealSocket):
 
     def _n_ready_now(self, call, *args):
         """A blocking socket's call tried without waiting (POSIX: MSG_DONTWAIT): its result if
-        something was there, else None, and the caller waits in steps.  One system call for the
-        usual case of data already there; elsewhere (Windows), or with a timeout (where CPython
-        polls first anyway), a poll() first."""
+        something was there, ``_NOTHING`` if nothing was, ``_UNTRIED`` elsewhere (Windows) or with
+        a timeout (where CPython polls first anyway): one system call for data already there."""
         if _DONTWAIT and super().gettimeout() is None:
             try:
                 return call(*args[:-1], args[-1] | _DONTWAIT)
             except (BlockingIOError, InterruptedError):
-                return None
-        return None
+                return _NOTHING
+        return _UNTRIED
 
     def recv(self, bufsize, flags=0):
         if not self._n_on:
             return super().recv(bufsize, flags)
         try:
             data = self._n_ready_now(super().recv, bufsize, flags)
-            if data is None:
-                self._n_wait("recv")
+            if data is _NOTHING or data is _UNTRIED:
+                self._n_wait("recv", looked=data is _NOTHING)
                 data = super().recv(bufsize, flags)
         except OSError as error:
             self._n_fail("recv", error)
@@ -496,8 +510,8 @@ class NarratedSocket(_RealSocket):
             return super().recv_into(buffer, nbytes, flags)
         try:
             count = self._n_ready_now(super().recv_into, buffer, nbytes, flags)
-            if count is None:
-                self._n_wait("recv")
+            if count is _NOTHING or count is _UNTRIED:
+                self._n_wait("recv", looked=count is _NOTHING)
                 count = super().recv_into(buffer, nbytes, flags)
         except OSError as error:
             self._n_fail("recv", error)
