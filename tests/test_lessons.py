@@ -44,7 +44,7 @@ def halves(events) -> tuple[list, list]:
 
 
 def test_every_new_lesson_renders_the_same_twice():
-    for name in ("half-close", "reset"):
+    for name in ("half-close", "reset", "time-wait"):
         assert rendered(lesson_run(name)) == rendered(lesson_run(name)), name
 
 
@@ -102,3 +102,32 @@ def test_reset_notes_the_real_errors_and_no_time_wait():
     assert said.count("the kernel's table keeps nothing of that connection: a reset leaves no TIME_WAIT") == 2
     assert "the server's end is now CLOSED" in said
     assert "the second sendall fails: EPIPE (32)" in said
+
+
+# -- TIME_WAIT -----------------------------------------------------------------------------------
+def test_time_wait_holds_the_port_of_the_end_that_closes_first():
+    events = shown(lesson_run("time-wait"))
+    naive, fix = halves(events)
+    closes = [event.actor for event in naive if isinstance(event, ev.Close) and event.peer is not None]
+    assert closes == ["server", "client"]                                    # the server closed first
+    refused = [event for event in naive if isinstance(event, ev.Failure)]
+    assert len(refused) == 1 and refused[0].text.endswith("address already in use")
+
+    closes = [event.actor for event in fix if isinstance(event, ev.Close) and event.peer is not None]
+    assert closes == ["client", "server"]                                    # now the client closes first
+    assert [e for e in fix if isinstance(e, ev.Failure)] == []
+    binds = [event for event in fix if isinstance(event, ev.Bind)]
+    assert binds[-1].asked == binds[0].local                                 # the same port, again, at once
+
+
+@linux
+def test_time_wait_notes_each_state_the_kernel_reports():
+    said = notes(shown(lesson_run("time-wait")))
+    assert said[1:5] == ["the server's end, closed: FIN_WAIT_2 (its FIN acknowledged)",
+                         "the client's end: CLOSE_WAIT (the server's FIN came; it may still send)",
+                         "the server's end: TIME_WAIT, for 60 seconds on Linux",
+                         "the client's end: gone: the kernel keeps nothing of it"]
+    assert said[-4:] == ["the server's end: CLOSE_WAIT (the client's FIN came)",
+                         "the client's end, closed: FIN_WAIT_2",
+                         "the client's end: TIME_WAIT, on the client's own port",
+                         "the server's end: gone: the kernel keeps nothing of it"]
