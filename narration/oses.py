@@ -8,6 +8,7 @@ kit is one code path on all three.
     FIREWALL          what may stop students from connecting
     send_wait()       SO_SNDTIMEO's value: a DWORD of milliseconds on Windows, a timeval elsewhere
     RESET_ON_CLOSE    SO_LINGER's value for "on, 0 seconds": two u_shorts on Windows, two ints elsewhere
+    FULL_BACKLOG      what a server's kernel does with a new connection once its listen() queue is full
 """
 from __future__ import annotations
 
@@ -54,3 +55,9 @@ def send_wait(milliseconds: int) -> bytes:
 # close() then sends a reset (RST) at once and drops what was queued: the peer's blocked send
 # fails now, instead of probing a zero window until its own timeout.
 RESET_ON_CLOSE = struct.pack("HH" if OS == "win32" else "ii", 1, 0)
+
+# A listen() queue that is full: Linux and macOS drop the new SYN (the client retries it, and its
+# connect() waits); Windows answers with a reset, so connect() is refused at once.
+FULL_BACKLOG = {"linux": "it drops each new SYN, so connect() waits and retries",
+                "darwin": "it drops each new SYN, so connect() waits and retries",
+                "win32": "it refuses each new connection, so connect() fails at once"}[OS]

@@ -44,7 +44,7 @@ def halves(events) -> tuple[list, list]:
 
 
 def test_every_new_lesson_renders_the_same_twice():
-    for name in ("half-close", "reset", "time-wait"):
+    for name in ("half-close", "reset", "time-wait", "backlog"):
         assert rendered(lesson_run(name)) == rendered(lesson_run(name)), name
 
 
@@ -131,3 +131,34 @@ def test_time_wait_notes_each_state_the_kernel_reports():
                          "the client's end, closed: FIN_WAIT_2",
                          "the client's end: TIME_WAIT, on the client's own port",
                          "the server's end: gone: the kernel keeps nothing of it"]
+
+
+# -- backlog -------------------------------------------------------------------------------------
+def test_backlog_connect_completes_before_accept_until_the_queue_is_full():
+    events = shown(lesson_run("backlog"))
+    naive, fix = halves(events)
+    first_accept = next(index for index, event in enumerate(naive) if isinstance(event, ev.Accept))
+    connected = [event for event in naive[:first_accept] if isinstance(event, ev.Connect)]
+    sent = [event for event in naive[:first_accept] if isinstance(event, ev.SendAll)]
+    assert connected and len(sent) == len(connected)             # connect() and sendall() before any accept()
+    failed = [event for event in naive[:first_accept] if isinstance(event, ev.Failure)]
+    assert len(failed) == 1 and failed[0].text.startswith("connect ")
+    assert failed[0].actor == f"client{len(connected) + 1}"
+    assert sum(isinstance(event, ev.Accept) for event in naive) == len(connected)
+    received = [event.data for event in naive if isinstance(event, ev.Recv) and event.actor == "server"]
+    assert received == [event.data for event in sent]            # each line was waiting for its accept()
+
+    assert [e for e in fix if isinstance(e, ev.Failure)] == []
+    assert sum(isinstance(event, ev.Connect) for event in fix) == len(connected) + 1
+    assert [event.backlog for event in events if isinstance(event, ev.Listen)] == [1, 16]
+
+
+@linux
+def test_backlog_on_linux_queues_backlog_plus_one_and_leaves_the_next_in_syn_sent():
+    events = shown(lesson_run("backlog"))
+    said = notes(events)
+    assert said[1].startswith("connect() and sendall() returned, with no accept(): its end is ESTABLISHED")
+    assert said[2] == "no connection: the queue is full; its end is SYN_SENT"
+    assert said[3].startswith("the kernel queued 2 connections for listen(1); then it drops each new SYN")
+    assert [event.text for event in events if isinstance(event, ev.Failure)] == \
+        [f"connect 127.0.0.1:{events[2].local[1]}: timed out"]
