@@ -9,6 +9,7 @@ kit is one code path on all three.
     send_wait()       SO_SNDTIMEO's value: a DWORD of milliseconds on Windows, a timeval elsewhere
     RESET_ON_CLOSE    SO_LINGER's value for "on, 0 seconds": two u_shorts on Windows, two ints elsewhere
     FULL_BACKLOG      what a server's kernel does with a new connection once its listen() queue is full
+    DELAYED_ACK       how long a kernel may hold back an ACK, hoping to send it with a reply
 """
 from __future__ import annotations
 
@@ -61,3 +62,7 @@ RESET_ON_CLOSE = struct.pack("HH" if OS == "win32" else "ii", 1, 0)
 FULL_BACKLOG = {"linux": "it drops each new SYN, so connect() waits and retries",
                 "darwin": "it drops each new SYN, so connect() waits and retries",
                 "win32": "it refuses each new connection, so connect() fails at once"}[OS]
+
+# Delayed ACK: the kernel's own timer (Linux: 40 ms at least, up to 200 ms; macOS: up to 100 ms;
+# Windows: 200 ms, TcpAckFrequency).  Named, never measured into the output.
+DELAYED_ACK = {"linux": "40 ms or more", "darwin": "up to 100 ms", "win32": "up to 200 ms"}[OS]

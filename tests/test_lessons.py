@@ -44,7 +44,7 @@ def halves(events) -> tuple[list, list]:
 
 
 def test_every_new_lesson_renders_the_same_twice():
-    for name in ("half-close", "reset", "time-wait", "backlog"):
+    for name in ("half-close", "reset", "time-wait", "backlog", "nagle"):
         assert rendered(lesson_run(name)) == rendered(lesson_run(name)), name
 
 
@@ -162,3 +162,25 @@ def test_backlog_on_linux_queues_backlog_plus_one_and_leaves_the_next_in_syn_sen
     assert said[3].startswith("the kernel queued 2 connections for listen(1); then it drops each new SYN")
     assert [event.text for event in events if isinstance(event, ev.Failure)] == \
         [f"connect 127.0.0.1:{events[2].local[1]}: timed out"]
+
+
+# -- Nagle and delayed ACK -----------------------------------------------------------------------
+def test_nagle_write_write_read_and_its_two_fixes():
+    events = shown(lesson_run("nagle"))
+    naive, fix = halves(events)
+    writes = [[event.size for event in part if isinstance(event, ev.SendAll) and event.actor == "client"]
+              for part in (naive, fix)]
+    assert writes == [[23, 21, 2], [23, 21, 2]]
+    assert [event.size for event in events if isinstance(event, ev.Recv) and event.actor == "server"] == [23] * 4
+    nodelay = next(index for index, event in enumerate(fix) if isinstance(event, ev.SetOption))
+    assert fix[nodelay].option == "TCP_NODELAY" and fix[nodelay].value == 1
+    assert [event.text for event in fix if event.call == "say"] == ["answered at once", "answered at once"]
+    assert [event.text for event in naive if event.call == "say"][0] == "answered at once"
+
+
+@linux
+def test_nagle_stalls_on_linux_and_says_how_long_only_by_kind():
+    said = [event.text for event in shown(lesson_run("nagle")) if event.call == "say"]
+    assert said == ["answered at once",
+                    "waited for the delayed ACK (40 ms or more on Linux): Nagle held the second write",
+                    "answered at once", "answered at once"]

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from narration import discovery
 
-ORDER = ("stream", "datagrams", "sleep_race", "backlog", "half_close", "reset", "time_wait", "reuseaddr", "pickle")
+ORDER = ("stream", "datagrams", "sleep_race", "backlog", "half_close", "reset", "time_wait", "reuseaddr", "nagle", "pickle")
 
 
 def names() -> list[str]:
