@@ -522,3 +522,71 @@ def test_ctrl_c_stops_every_program_shows_what_they_did_and_exits_130(tmp_path, 
     assert code == 130 and seconds < 3
     assert err == "interrupted\n"           # no traceback
     assert "listen" in out and "ended: Ctrl-C stops every program" in out
+
+
+# -- non-blocking sockets and selectors (the Python documentation's echo server) ----------------
+SELECTORS = {
+    "selectors_server.py": """\
+        import selectors, socket, sys
+        sel = selectors.DefaultSelector()
+
+        def accept(sock, mask):
+            conn, addr = sock.accept()
+            conn.setblocking(False)
+            sel.register(conn, selectors.EVENT_READ, read)
+
+        def read(conn, mask):
+            data = conn.recv(1000)
+            if data:
+                conn.send(data)
+            else:
+                sel.unregister(conn)
+                conn.close()
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", int(sys.argv[1])))
+        sock.listen(100)
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ, accept)
+        while True:
+            for key, mask in sel.select():
+                key.data(key.fileobj, mask)
+        """,
+    "nonblocking_client.py": """\
+        import select, socket, sys
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", int(sys.argv[1])))      # in progress: select() says when it is done
+        select.select([], [s], [])
+        s.setblocking(True)
+        s.sendall(b"ping")
+        print(s.recv(100).decode())
+        s.close()
+        """,
+}
+
+
+def test_a_selectors_server_with_non_blocking_sockets(tmp_path):
+    write(tmp_path, SELECTORS)
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"selectors_server.py {port}"), ("run", f"nonblocking_client.py {port}")])
+    server = [e.call for e in of(events, "selectors_server")]
+    assert server[:5] == ["socket", "bind", "listen", "settimeout", "accept"]
+    assert [e.seconds for e in of(events, "selectors_server", "settimeout")] == [0.0, 0.0]   # setblocking(False)
+    assert stream(events, "selectors_server") == b"ping"
+    assert stream(events, "selectors_server", "send") == b"ping"
+    # A connect that finished while nobody looked (non-blocking) is shown at the first send.
+    connect, = of(events, "nonblocking_client", "connect")
+    assert connect.peer == ("127.0.0.1", port)
+    assert said(events, "nonblocking_client") == ["ping"]
+    assert notes(events, "selectors_server") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
+
+
+def test_pace_replays_a_programs_run_as_the_log_shows_it(tmp_path, monkeypatch, capsys):
+    write(tmp_path, TEXTBOOK)
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(as_arguments(textbook(free_port())) + ["--pace", "0"]) == 0
+    paced = capsys.readouterr().out
+    assert "Input lowercase sentence:hello there" in paced and "exited with status 0" in paced
+    assert [line.split()[0] for line in paced.splitlines() if line[:4].strip().isdigit()] == \
+        [str(number) for number in range(1, 19)]
