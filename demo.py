@@ -142,7 +142,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="how long a client's connect() may take (default 10): the server's "
                              "kernel completes it, before any accept()")
     parser.add_argument("--screenshot", metavar="PATH",
-                        help="also write the run to PATH: .svg, .html, .txt, .png, .mmd (Mermaid) or .cast (asciinema)")
+                        help="also write the run to PATH: .svg, .html, .txt, .png, .mmd (Mermaid), .cast (asciinema), "
+                             ".gif or .webp")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     parser.add_argument("--theme", choices=("dark", "light"), default="dark",
@@ -194,9 +195,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"--timeout {options.timeout}: give a number of seconds from 0 to 86400")
     if options.width is not None and not 40 <= options.width <= 400:
         raise UsageError(f"--width {options.width}: choose a width from 40 to 400 columns")
-    if options.screenshot and not options.screenshot.lower().endswith((".svg", ".html", ".txt", ".png", ".mmd", ".cast")):
-        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt, .png, .mmd "
-                         "or .cast")
+    if options.screenshot and not options.screenshot.lower().endswith(
+            (".svg", ".html", ".txt", ".png", ".mmd", ".cast", ".gif", ".webp")):
+        raise UsageError(f"--screenshot {options.screenshot}: the name must end in .svg, .html, .txt, .png, .mmd, "
+                         ".cast, .gif or .webp")
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port {options.port}: a port is a number from 0 to 65535")
     return options
@@ -228,7 +230,7 @@ def refuse_idle_flags(options) -> None:
     if options.animate and not (options.screenshot or "").lower().endswith(".svg"):
         raise UsageError("--animate makes an .svg screenshot play: add --screenshot NAME.svg "
                          "(a .cast is a recording already)")
-    if options.font and not options.screenshot.lower().endswith(".png"):
+    if options.font and not options.screenshot.lower().endswith((".png", ".gif", ".webp")):
         raise UsageError("--font is for .png screenshots (an SVG names its fonts; its viewer draws them)")
     if options.role != "both":
         for flag in ("screenshot", "step", "pace"):

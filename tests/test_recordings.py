@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -189,5 +190,69 @@ def test_the_light_theme_is_light_and_the_dark_dark(tmp_path):
     light = shoot(tmp_path, "light.svg", "--mode", "echo", "--theme", "light").decode()
     dark = shoot(tmp_path, "dark.svg", "--mode", "echo").decode()
     window = re.compile(r'<rect x="0.5" y="0.5" [^>]* fill="(#[0-9a-f]{6})"')
-    assert luminance(window.search(light).group(1)) > 0.9 > 0.1 > luminance(window.search(dark).group(1))
+    assert luminance(window.search(light).group(1)) > 0.9
+    assert luminance(window.search(dark).group(1)) < 0.1
     assert light.replace("\n", "") != dark.replace("\n", "")
+
+
+# -- GIF and WebP -----------------------------------------------------------------------------------
+def webp_durations(data: bytes) -> list[int]:
+    """Each frame's duration in ms, from the ANMF chunks of an animated WebP (RIFF)."""
+    import struct
+
+    durations, position = [], 12
+    while position + 8 <= len(data):
+        kind, size = data[position:position + 4], struct.unpack("<I", data[position + 4:position + 8])[0]
+        if kind == b"ANMF":
+            durations.append(int.from_bytes(data[position + 20:position + 23], "little"))
+        position += 8 + size + (size & 1)
+    return durations
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_gif_and_webp_are_byte_identical_and_play_once(tmp_path, suffix):
+    import io
+
+    from PIL import Image
+
+    runs = shoot_three(tmp_path, suffix, "--mode", "echo")
+    assert runs[0] == runs[1] == runs[2]
+    movie = Image.open(io.BytesIO(runs[0]))
+    assert movie.n_frames == 1 + 28                       # the poster, then the echo run's 28 events
+    if suffix == ".gif":
+        durations = []
+        for frame in range(movie.n_frames):
+            movie.seek(frame)
+            durations.append(movie.info.get("duration"))
+    else:                                                 # Pillow does not report WebP's: read them
+        durations = webp_durations(runs[0])
+    assert durations == [1500] + [500] * 27 + [2000]
+    assert movie.info.get("loop") in (None, 1)            # GIF: no loop extension; WebP: once
+
+
+@pytest.mark.timeout(120)
+def test_the_last_frame_is_the_whole_run(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from narration.screenshots import png
+
+    movie = Image.open(io.BytesIO(shoot(tmp_path, "run.webp", "--mode", "echo")))
+    movie.seek(movie.n_frames - 1)
+    still = Image.open(io.BytesIO(png(shoot(tmp_path, "run.svg", "--mode", "echo").decode(), zoom=1)))
+    assert movie.convert("RGB").tobytes() == still.convert("RGB").tobytes()
+    movie.seek(1)                                          # after the poster: the first event only
+    assert movie.convert("RGB").tobytes() != still.convert("RGB").tobytes()
+
+
+def test_without_pillow_a_gif_is_one_line_and_exit_9(tmp_path):
+    blocker = tmp_path / "blocked" / "PIL"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('no Pillow here')\n")
+    result = run_demo("--mode", "echo", "--screenshot", str(tmp_path / "run.gif"),
+                      env={**os.environ, "PYTHONPATH": str(blocker.parent)})
+    assert result.returncode == 9
+    needed = "demo.py: GIF and WebP screenshots need Pillow: python -m pip install Pillow"
+    assert result.stderr.strip().splitlines() == [needed]

@@ -1,5 +1,5 @@
-"""Screenshots and recordings of a finished run: SVG, HTML, TXT, PNG, Mermaid and asciicast,
-byte-identical run after run.
+"""Screenshots and recordings of a finished run: SVG, HTML, TXT, PNG, Mermaid, asciicast, GIF and
+WebP, byte-identical run after run.
 
 Who calls what: ``demo.py --screenshot PATH`` builds the finished run's view (ports already
 normalised, no times) and calls ``save(view, path, width=..., title=..., font=...)``; the
@@ -12,6 +12,7 @@ PNG from its SVG with ``png`` and ``write``.  Tests use the rest of the names ex
 - ``png``, ``write`` and the PNG tag helpers: ``narration.screenshots.png``.
 - ``Font``, ``find_font``, ``font_names``: ``narration.screenshots.fonts``.
 - ``cast``: the run as an asciicast v2 recording (``.cast``), ``narration.screenshots.cast``.
+- ``motion``: the animation as an animated GIF or WebP, ``narration.screenshots.motion``.
 - ``mermaid``: the ladder as a Mermaid ``sequenceDiagram`` (``.mmd``), ``narration.screenshots.mermaid``.
 
 What keeps the bytes stable
@@ -52,7 +53,7 @@ from narration.screenshots.svg import (
 )
 from narration.text import visible
 
-FORMATS = (".svg", ".html", ".txt", ".png", ".mmd", ".cast")
+FORMATS = (".svg", ".html", ".txt", ".png", ".mmd", ".cast", ".gif", ".webp")
 
 __all__ = [
     "CELL_HEIGHT", "CELL_WIDTH", "FORMATS", "PADDING", "TITLE_BAR", "Font", "ScreenshotError",
@@ -71,7 +72,7 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
     target = Path(path)
     suffix = target.suffix.lower()
     if animate and suffix != ".svg":
-        raise ScreenshotError(f"{path}: only an .svg screenshot can be animated (a .cast is a recording)")
+        raise ScreenshotError(f"{path}: only an .svg screenshot can be animated (.cast, .gif and .webp move anyway)")
     if suffix == ".svg" and animate:
         rows, steps = stepped_rows(renderable, width, theme)
         content = svg(rows, width=width, title=title, steps=steps, theme=theme).encode("utf-8")
@@ -86,6 +87,9 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
     elif suffix == ".cast":                    # a terminal recording for asciinema, one event per step
         from narration.screenshots.cast import cast
         content = cast(renderable, width=width, title=title, theme=theme).encode("utf-8")
+    elif suffix in (".gif", ".webp"):          # the animation as frames, where SVG does not play
+        from narration.screenshots.motion import motion
+        content = motion(renderable, width=width, title=title, kind=suffix[1:], theme=theme, font=font)
     elif suffix == ".mmd":                     # the ladder as text: a Mermaid sequenceDiagram
         from narration.screenshots.mermaid import mermaid
         content = mermaid(renderable.events, renderable.actor_rank, renderable.look).encode("utf-8")

@@ -30,15 +30,16 @@ def write(target: str | Path, content: bytes) -> None:
         raise ScreenshotError(f"cannot write {target}: {error.strerror}") from None
 
 
-def png(svg_text: str, *, font: str | None = None) -> bytes:
-    """The SVG drawn by resvg with one monospace font (``font``, or one this machine ships)."""
+def png(svg_text: str, *, font: str | None = None, zoom: int = PNG_ZOOM) -> bytes:
+    """The SVG drawn by resvg with one monospace font (``font``, or one this machine ships),
+    ``zoom`` times its size (2: sharp on a projector; GIF and WebP frames use 1)."""
     chosen = find_font(font)
     resvg_py = _resvg()
     try:
         drawn = resvg_py.svg_to_bytes(
             svg_string=svg_text, skip_system_fonts=True, font_files=list(chosen.files),
             font_family=chosen.family, monospace_family=chosen.family, sans_serif_family=chosen.family,
-            zoom=PNG_ZOOM)
+            zoom=zoom)
     except ValueError as error:
         raise ScreenshotError(f"resvg could not draw the screenshot: {error}") from None
     return _with_text_chunks(bytes(drawn), {"Source": f"sha256:{sha256_text(svg_text)}",
