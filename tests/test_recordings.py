@@ -256,3 +256,24 @@ def test_without_pillow_a_gif_is_one_line_and_exit_9(tmp_path):
     assert result.returncode == 9
     needed = "demo.py: GIF and WebP screenshots need Pillow: python -m pip install Pillow"
     assert result.stderr.strip().splitlines() == [needed]
+
+
+@pytest.mark.timeout(180)
+def test_every_mode_records_the_same_bytes_three_times(tmp_path):
+    """Each mode as an animated SVG and as a .cast, three runs each (in this process: the runs
+    themselves are what varies; test_*_byte_identical_* above vary the process and hash seed)."""
+    import contextlib
+    import io
+
+    import demo
+    import modes
+
+    for name in modes.names():
+        for suffix, extra in ((".svg", ["--animate"]), (".cast", [])):
+            made = []
+            for attempt in range(3):
+                target = tmp_path / f"{name}-{attempt}{suffix}"
+                with contextlib.redirect_stdout(io.StringIO()):
+                    assert demo.main(["--mode", name, *extra, "--screenshot", str(target)]) == 0
+                made.append(target.read_bytes())
+            assert made[0] == made[1] == made[2], (name, suffix)
