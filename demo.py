@@ -148,6 +148,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
     parser.add_argument("--theme", choices=("dark", "light"), default="dark",
                         help="colours for a dark (default) or a light background: terminal and screenshots")
+    parser.add_argument("--embed-font", action="store_true",
+                        help="an .svg screenshot carries its font (cut to the characters shown): the same in any viewer")
     parser.add_argument("--animate", action="store_true",
                         help="an .svg screenshot plays the run one event at a time (once, then stays)")
     parser.add_argument("--view", choices=("log", "ladder"), default="log",
@@ -230,8 +232,11 @@ def refuse_idle_flags(options) -> None:
     if options.animate and not (options.screenshot or "").lower().endswith(".svg"):
         raise UsageError("--animate makes an .svg screenshot play: add --screenshot NAME.svg "
                          "(a .cast is a recording already)")
-    if options.font and not options.screenshot.lower().endswith((".png", ".gif", ".webp")):
-        raise UsageError("--font is for .png screenshots (an SVG names its fonts; its viewer draws them)")
+    if options.embed_font and not (options.screenshot or "").lower().endswith(".svg"):
+        raise UsageError("--embed-font puts the font into an .svg screenshot: add --screenshot NAME.svg")
+    if options.font and not (options.screenshot.lower().endswith((".png", ".gif", ".webp")) or options.embed_font):
+        raise UsageError("--font is for .png, .gif and .webp screenshots, or an .svg with --embed-font "
+                         "(else an SVG names its fonts, and its viewer draws them)")
     if options.role != "both":
         for flag in ("screenshot", "step", "pace"):
             if given(flag):
@@ -460,7 +465,7 @@ def save_screenshot(options, events, actor_rank, title: str | None = None) -> No
     view = drawing(events, actor_rank, kind=options.view, look=look(options, normalise=True))
     save(view, options.screenshot, width=options.width or screenshot_width(options.view, events),
          title=title or shlex.join(command_line(options)), font=options.font, animate=options.animate,
-         theme=options.theme)
+         theme=options.theme, embed_font=options.embed_font)
 
 
 def command_line(options) -> list[str]:

@@ -277,3 +277,35 @@ def test_every_mode_records_the_same_bytes_three_times(tmp_path):
                     assert demo.main(["--mode", name, *extra, "--screenshot", str(target)]) == 0
                 made.append(target.read_bytes())
             assert made[0] == made[1] == made[2], (name, suffix)
+
+
+# -- an embedded font ---------------------------------------------------------------------------------
+def test_an_svg_can_carry_its_font_cut_to_the_characters_it_shows(tmp_path):
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from narration.screenshots.embed import EMBEDDED_FAMILY, shown_characters
+
+    runs = shoot_three(tmp_path, ".svg", "--mode", "echo", "--embed-font")
+    assert runs[0] == runs[1] == runs[2]
+    svg = runs[0].decode()
+    plain = shoot(tmp_path, "plain.svg", "--mode", "echo").decode()
+    faces = re.findall(r'@font-face \{ font-family: "([^"]+)"; font-weight: (\w+); font-style: (\w+); '
+                       r"src: url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", svg)
+    assert {(weight, style) for _, weight, style, _ in faces} == {
+        ("normal", "normal"), ("bold", "normal"), ("normal", "italic"), ("bold", "italic")}
+    assert {family for family, *_ in faces} == {EMBEDDED_FAMILY}
+    assert f'font-family: "{EMBEDDED_FAMILY}", "DejaVu Sans Mono"' in svg       # asked for first
+    wanted = {ord(char) for char in shown_characters(plain)} - {ord(" ")}
+    for *_, data in faces:
+        font = TTFont(io.BytesIO(base64.b64decode(data)))
+        assert wanted <= set(font.getBestCmap())                   # every character shown, in each face
+        assert len(font.getBestCmap()) < len(wanted) + 10          # and hardly more: a subset
+    assert len(svg) - len(plain) < 40_000                          # the stated cost: about 27 kB here
+
+
+def test_embed_font_needs_an_svg(tmp_path):
+    result = run_demo("--mode", "echo", "--embed-font", "--screenshot", str(tmp_path / "run.png"))
+    assert result.returncode == 2 and "--embed-font" in result.stderr

@@ -13,6 +13,7 @@ PNG from its SVG with ``png`` and ``write``.  Tests use the rest of the names ex
 - ``Font``, ``find_font``, ``font_names``: ``narration.screenshots.fonts``.
 - ``cast``: the run as an asciicast v2 recording (``.cast``), ``narration.screenshots.cast``.
 - ``motion``: the animation as an animated GIF or WebP, ``narration.screenshots.motion``.
+- ``embed``: an SVG with its font embedded, cut to the characters shown, ``narration.screenshots.embed``.
 - ``mermaid``: the ladder as a Mermaid ``sequenceDiagram`` (``.mmd``), ``narration.screenshots.mermaid``.
 
 What keeps the bytes stable
@@ -63,14 +64,17 @@ __all__ = [
 
 
 def save(renderable, path: str, *, width: int, title: str, font: str | None = None,
-         animate: bool = False, theme: str = "dark") -> None:
+         animate: bool = False, theme: str = "dark", embed_font: bool = False) -> None:
     """Draw ``renderable`` ``width`` columns wide and write it to ``path``; the extension picks
     the format.  ``title`` is the command that draws it again; ``font`` a font file for a PNG;
-    ``animate`` makes an SVG play the run one event at a time; ``theme`` is dark or light."""
+    ``animate`` makes an SVG play the run one event at a time; ``theme`` is dark or light;
+    ``embed_font`` puts the font, cut to the characters shown, into an SVG."""
     from pathlib import Path
 
     target = Path(path)
     suffix = target.suffix.lower()
+    if embed_font and suffix != ".svg":
+        raise ScreenshotError(f"{path}: only an .svg screenshot can carry its font (a PNG is drawn with it)")
     if animate and suffix != ".svg":
         raise ScreenshotError(f"{path}: only an .svg screenshot can be animated (.cast, .gif and .webp move anyway)")
     if suffix == ".svg" and animate:
@@ -95,6 +99,9 @@ def save(renderable, path: str, *, width: int, title: str, font: str | None = No
         content = mermaid(renderable.events, renderable.actor_rank, renderable.look).encode("utf-8")
     else:
         raise ScreenshotError(f"{path}: a screenshot's name must end in {', '.join(FORMATS)}")
+    if embed_font:
+        from narration.screenshots.embed import embed_font as with_font
+        content = with_font(content.decode("utf-8"), font).encode("utf-8")
     write(target, content)
 
 
