@@ -121,6 +121,8 @@ class Session:
         finally:
             self.close()
             self.fold.settle()
+            with self.trace.changed:
+                self.trace.events[:] = datagrams_after_their_sending(self.trace.events)
 
     def close(self) -> None:
         """Every process ended, every connection closed (also on Ctrl-C)."""
@@ -309,6 +311,51 @@ class Session:
             self._release(program, recorded.seq)
         elif kind in ("sendto", "recvfrom") and program.first_datagram is None:
             program.first_datagram = kind
+
+
+def datagrams_after_their_sending(records: list) -> list:
+    """The records in an order where each ``recvfrom`` comes after the ``sendto`` that sent its
+    datagram (what ``narration.order.datagrams`` pairs them by), each thread's own order kept.
+
+    Programs report in batches, so the narrator may hear of a datagram's arrival before its
+    sending; TCP needs no such care (a recv finds its send by the bytes' place in the stream).
+    """
+    def flow(event) -> tuple:
+        return (event.local[1], event.peer[1]) if event.call == "sendto" else (event.peer[1], event.local[1])
+
+    datagram = [r for r in records if r.event.call in ("sendto", "recvfrom") and r.event.local and r.event.peer]
+    if not any(r.event.call == "recvfrom" for r in datagram):
+        return records
+    will_send: dict[tuple, int] = {}
+    for record in datagram:
+        if record.event.call == "sendto":
+            will_send[flow(record.event)] = will_send.get(flow(record.event), 0) + 1
+    sent: dict[tuple, int] = {}
+    received: dict[tuple, int] = {}
+    queues: dict[str, list] = {}
+    for record in records:
+        queues.setdefault(record.thread, []).append(record)
+    heads = {thread: 0 for thread in queues}
+    result = []
+
+    def ready(record) -> bool:
+        event = record.event
+        if event.call != "recvfrom" or not event.local or not event.peer:
+            return True
+        key = flow(event)
+        return sent.get(key, 0) > received.get(key, 0) or will_send.get(key, 0) <= received.get(key, 0)
+
+    while len(result) < len(records):
+        waiting = [queues[t][heads[t]] for t in queues if heads[t] < len(queues[t])]
+        chosen = min((r for r in waiting if ready(r)), key=lambda r: r.seq, default=None) \
+            or min(waiting, key=lambda r: r.seq)
+        heads[chosen.thread] += 1
+        result.append(chosen)
+        event = chosen.event
+        if event.call in ("sendto", "recvfrom") and event.local and event.peer:
+            counts = sent if event.call == "sendto" else received
+            counts[flow(event)] = counts.get(flow(event), 0) + 1
+    return result
 
 
 class _Reading:
