@@ -42,7 +42,8 @@ def reuse_option(level: int, option: int) -> tuple[int, str]:
         return socket.SO_EXCLUSIVEADDRUSE, REUSE_OPTION
     names = {(socket.SOL_SOCKET, socket.SO_REUSEADDR): "SO_REUSEADDR",
              (socket.IPPROTO_TCP, socket.TCP_NODELAY): "TCP_NODELAY",
-             (socket.SOL_SOCKET, socket.SO_LINGER): "SO_LINGER"}
+             (socket.SOL_SOCKET, socket.SO_LINGER): "SO_LINGER",
+             (socket.SOL_SOCKET, socket.SO_SNDBUF): "SO_SNDBUF", (socket.SOL_SOCKET, socket.SO_RCVBUF): "SO_RCVBUF"}
     return option, names.get((level, option), str(option))
 
 

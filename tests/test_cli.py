@@ -91,7 +91,8 @@ def test_a_lesson_needs_no_mode_and_the_old_flag_still_works():
 
 def test_every_lesson_is_a_file_with_a_summary_and_a_play():
     from narration import lessons
-    assert lessons.names() == ["stream", "datagrams", "sleep-race", "backlog", "half-close", "reset", "time-wait", "reuseaddr", "nagle", "pickle"]
+    assert lessons.names() == ["stream", "datagrams", "sleep-race", "backlog", "half-close", "reset", "time-wait",
+                               "reuseaddr", "nagle", "deadlock", "pickle"]
     for name in lessons.names():
         lesson = lessons.load(name)
         assert lesson.SUMMARY and callable(lesson.play)

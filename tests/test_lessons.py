@@ -43,9 +43,9 @@ def halves(events) -> tuple[list, list]:
     return events[:start], events[start:]
 
 
-def test_every_new_lesson_renders_the_same_twice():
-    for name in ("half-close", "reset", "time-wait", "backlog", "nagle"):
-        assert rendered(lesson_run(name)) == rendered(lesson_run(name)), name
+@pytest.mark.parametrize("name", ["backlog", "half-close", "reset", "time-wait", "nagle", "deadlock"])
+def test_a_new_lesson_renders_the_same_twice(name):
+    assert rendered(lesson_run(name)) == rendered(lesson_run(name))
 
 
 # -- half-close ----------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_nagle_write_write_read_and_its_two_fixes():
     nodelay = next(index for index, event in enumerate(fix) if isinstance(event, ev.SetOption))
     assert fix[nodelay].option == "TCP_NODELAY" and fix[nodelay].value == 1
     assert [event.text for event in fix if event.call == "say"] == ["answered at once", "answered at once"]
-    assert [event.text for event in naive if event.call == "say"][0] == "answered at once"
+    assert next(event.text for event in naive if event.call == "say") == "answered at once"
 
 
 @linux
@@ -184,3 +184,22 @@ def test_nagle_stalls_on_linux_and_says_how_long_only_by_kind():
     assert said == ["answered at once",
                     "waited for the delayed ACK (40 ms or more on Linux): Nagle held the second write",
                     "answered at once", "answered at once"]
+
+
+# -- buffer deadlock -----------------------------------------------------------------------------
+def test_deadlock_both_sendalls_block_then_reader_threads_free_them():
+    events = shown(lesson_run("deadlock"))
+    naive, fix = halves(events)
+    sent = [event for event in naive if isinstance(event, ev.SendAll)]
+    assert sorted(event.actor for event in sent) == ["client", "server"] and {e.size for e in sent} == {128 * 1024}
+    failed = [event for event in naive if isinstance(event, ev.Failure)]
+    assert sorted(event.actor for event in failed) == ["client", "server"]
+    assert all("sendall gave up" in event.text for event in failed)
+    assert not any(isinstance(event, ev.Recv) for event in naive)                 # neither ever read
+
+    assert [e for e in fix if isinstance(e, ev.Failure)] == []
+    for actor in ("server", "client"):
+        pieces = [event.size for event in fix if isinstance(event, ev.Recv) and event.actor == actor]
+        assert pieces == [16 * 1024] * 8, actor                                    # all of it, a piece at a time
+    assert [event.text for event in fix if event.call == "say"] == \
+        ["both sendall() calls finished: 131,072 bytes each way, read as they came"]

@@ -16,7 +16,8 @@ from types import ModuleType
 
 from narration import discovery
 
-ORDER = ("stream", "datagrams", "sleep_race", "backlog", "half_close", "reset", "time_wait", "reuseaddr", "nagle", "pickle")
+ORDER = ("stream", "datagrams", "sleep_race", "backlog", "half_close", "reset", "time_wait", "reuseaddr",
+         "nagle", "deadlock", "pickle")
 
 
 def names() -> list[str]:
