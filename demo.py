@@ -211,7 +211,7 @@ def refuse_with_programs(options) -> None:
     from narration import programs
 
     given = [flag for flag, value in (("--mode", options.mode), ("--lesson", options.lesson),
-                                      ("--role", options.role != "both"), ("--interactive", options.interactive),
+                                      ("--role", options.role != "both"),
                                       ("--host", options.host != "127.0.0.1"), ("--port", options.port is not None),
                                       ("--keep-serving", options.keep_serving), ("--framing", options.framing != "line"),
                                       ("--max-clients", options.max_clients is not None),
@@ -292,13 +292,20 @@ def run_programs(options, run, console) -> Exit:
     from narration import programs
     from narration.order import canonical, shown
 
+    live = options.interactive          # what you type goes to the last program; events shown as they come
     try:
-        programs.play(run, programs.programs_of(options.script))
+        with shown_live(run, console, options) if live else contextlib.nullcontext():
+            typed = None
+            if live:
+                from narration.keyboard import TypedLines
+                typed = TypedLines("", stopping=run.stopping)
+            programs.play(run, programs.programs_of(options.script), typed=typed)
         interrupted = False
     except KeyboardInterrupt:           # Ctrl-C: every program ended; what they did is still shown
         interrupted = True
     events = shown(canonical(run.trace))
-    show_finished(console, events, run.trace.actor_rank, options)
+    if not live:
+        show_finished(console, events, run.trace.actor_rank, options)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank,
                         title=programs.title(command_line(options), events))

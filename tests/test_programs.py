@@ -590,3 +590,17 @@ def test_pace_replays_a_programs_run_as_the_log_shows_it(tmp_path, monkeypatch, 
     assert "Input lowercase sentence:hello there" in paced and "exited with status 0" in paced
     assert [line.split()[0] for line in paced.splitlines() if line[:4].strip().isdigit()] == \
         [str(number) for number in range(1, 19)]
+
+
+def test_interactive_lines_typed_go_to_the_last_program_shown_as_they_happen(tmp_path):
+    write(tmp_path, TEXTBOOK)
+    port = free_port()
+    result = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--run", f"server.py {port}",
+                             "--run", f"client.py 127.0.0.1 {port}", "--interactive"],
+                            input="typed by hand\n", capture_output=True, text=True, timeout=20, cwd=tmp_path,
+                            check=False, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Input lowercase sentence:" in out and "From Server: TYPED BY HAND" in out
+    assert "ms server    recv       ← 13 B \"typed by hand\"" in out       # live: each line with its time
+    assert "exited with status 0" in out

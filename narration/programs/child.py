@@ -59,6 +59,8 @@ STEP = 0.05           # seconds: how often a waiting call looks whether the prog
 BATCH = 64 * 1024     # bytes of reports held before they are sent
 EVERY = 0.1           # seconds: the longest a report waits in a batch (a print before a long sleep)
 
+LIVE = os.environ.pop("NARRATION_LIVE", "") == "1"     # the run is shown as it happens: no batches
+TYPED = os.environ.pop("NARRATION_TYPED", "") == "1"   # a person types this program's lines
 _RealSocket = socket.socket
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _NOTHING, _UNTRIED = object(), object()      # what a call tried without waiting found
@@ -93,7 +95,7 @@ class Reporter:
             self.count += 1
             self.batch.append(line)
             self.size += len(line)
-            if now or self.size > BATCH:
+            if now or LIVE or self.size > BATCH:
                 self._flush_locked()
 
     def flush(self) -> None:
@@ -688,6 +690,9 @@ def narrated_input(prompt=""):
     if number in _folding:
         _report_folds(number)
     prompt = STDOUT.partial.pop(number, "") + str(prompt)
+    if TYPED and prompt:
+        REPORTER.report(number, "out", prompt, now=True)     # a person is about to type: show the prompt
+        prompt = ""
     REPORTER.flush()
     line = sys.stdin.readline()
     if not line:

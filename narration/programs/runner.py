@@ -70,8 +70,10 @@ class Program:
 
 
 class Session:
-    def __init__(self, run, programs: list[Program], *, cwd=None, python: str = sys.executable) -> None:
+    def __init__(self, run, programs: list[Program], *, cwd=None, python: str = sys.executable,
+                 typed=None) -> None:
         self.run = run
+        self.typed = typed          # lines a person types (--interactive): the last program's stdin
         self.trace = run.trace
         self.programs = programs
         self.cwd = cwd
@@ -119,6 +121,7 @@ class Session:
             self._wait(lambda: all(program.done() for program in self.programs if program.process), STOP_GRACE)
             raise
         finally:
+            self.run.stopping.set()         # a person's keyboard is no longer read
             self.close()
             self.fold.settle()
             with self.trace.changed:
@@ -167,6 +170,10 @@ class Session:
         index = self.programs.index(program)
         program.first_after = () if after is None or after.release_seq is None else (after.release_seq,)
         environment = {**os.environ, "NARRATION_TOKEN": f"{self.secret}:{index}", "PYTHONIOENCODING": "utf-8"}
+        if self.typed is not None:
+            environment["NARRATION_LIVE"] = "1"        # shown as it happens: every report sent at once
+        if self._typed_into(program):
+            environment["NARRATION_TYPED"] = "1"       # its input() shows its prompt before the line is typed
         program.process = subprocess.Popen(
             [self.python, CHILD, str(self.listener.getsockname()[1]), *program.argv], cwd=self.cwd,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
@@ -174,12 +181,25 @@ class Session:
         self._thread(self._console, f"{program.name} output", program)
         self._thread(self._waiter, f"{program.name} exit", program)
 
+    def _typed_into(self, program: Program) -> bool:
+        return self.typed is not None and program is self.programs[-1]
+
     def _feed(self, program: Program) -> None:
-        """Its --send lines on its stdin, then the end of input (as Ctrl-D would)."""
-        with contextlib.suppress(OSError):
+        """Its --send lines on its stdin (then what a person types, for the last program with
+        --interactive), then the end of input (as Ctrl-D would)."""
+        from narration.errors import Stopped
+
+        stdin = program.process.stdin
+        with contextlib.suppress(OSError, Stopped):
             for line in program.lines:
-                program.process.stdin.write(line.encode("utf-8") + b"\n")
-            program.process.stdin.close()
+                stdin.write(line.encode("utf-8") + b"\n")
+            stdin.flush()
+            if self._typed_into(program):
+                for line in self.typed:
+                    stdin.write(line.encode("utf-8") + b"\n")
+                    stdin.flush()
+        with contextlib.suppress(OSError):
+            stdin.close()
 
     def _console(self, program: Program) -> None:
         """What reaches the process's own stdout or stderr, past the child's writers (an
@@ -367,6 +387,7 @@ class _Reading:
         self.spawned: dict[int, int] = {}
 
 
-def play(run, programs: list[Program], *, cwd=None) -> None:
-    """Run ``programs`` under narration to the end (see the module docstring)."""
-    Session(run, programs, cwd=cwd).play()
+def play(run, programs: list[Program], *, cwd=None, typed=None) -> None:
+    """Run ``programs`` under narration to the end (see the module docstring); ``typed``: lines a
+    person types, for the last program's stdin after its --send lines."""
+    Session(run, programs, cwd=cwd, typed=typed).play()
