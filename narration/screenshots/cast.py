@@ -23,7 +23,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def cast(view, *, width: int, title: str, theme: str = "dark") -> str:
     """The asciicast v2 text (header line, then one JSON array per output or marker)."""
-    from narration.screenshots import terminal_console
+    from narration.screenshots.drawing import terminal_console
     from narration.text import visible
 
     console = terminal_console(width, theme)

@@ -25,7 +25,7 @@ def motion(view, *, width: int, title: str, kind: str, theme: str = "dark", font
         raise ScreenshotError("GIF and WebP screenshots need Pillow: python -m pip install Pillow") from None
     from rich.text import Text
 
-    from narration.screenshots import render_rows, stepped_rows
+    from narration.screenshots.drawing import render_rows, stepped_rows
     from narration.screenshots.png import png
     from narration.screenshots.svg import CELL_HEIGHT, LEAD_IN, PADDING, STEP_SECONDS, TITLE_BAR, poster, svg
     from narration.views.theme import palette
