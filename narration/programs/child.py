@@ -288,11 +288,12 @@ def _watcher(reads, writes):
     return lambda timeout: bool(poller.poll(timeout * 1000))
 
 
-def wait_for(reads, writes, timeout, *, looked: bool = False):
+def wait_for(reads, writes, timeout, *, looked: bool = False, ready=None):
     """Wait until one of the descriptors is ready, or ``timeout`` (None: for ever) has passed,
     in short steps so that a stop can end the wait.  True if ready.  ``looked``: the caller has
-    just seen that nothing is ready (no need to look again before waiting)."""
-    ready = _watcher(reads, writes)
+    just seen that nothing is ready (no need to look again before waiting); ``ready``: a watcher
+    of these descriptors made before (a socket keeps its own)."""
+    ready = ready or _watcher(reads, writes)
     if not looked and ready(0):
         return True
     thread = threading.current_thread()
@@ -334,6 +335,8 @@ class NarratedSocket(_RealSocket):
         self._n_listening = False
         self._n_closed = False
         self._n_json = None
+        self._n_watcher = None      # (fd, ready(timeout)): one poll object for all its waits
+        self._n_found = 0           # < 0: calls to go before recv is tried without waiting again
         if self._n_on and fileno is None:
             kind = "SOCK_DGRAM" if self.type == socket.SOCK_DGRAM else "SOCK_STREAM"
             report("socket", self.family.name, kind)
@@ -349,7 +352,14 @@ class NarratedSocket(_RealSocket):
         timeout = super().gettimeout()
         if timeout == 0.0:
             return
-        if not wait_for((self.fileno(),), (), timeout, looked=looked):
+        watcher = self._n_watcher
+        if watcher is None or watcher[0] != self.fileno():
+            watcher = self._n_watcher = (self.fileno(), _watcher((self.fileno(),), ()))
+        try:
+            ready = wait_for((watcher[0],), (), timeout, looked=looked, ready=watcher[1])
+        except RuntimeError:        # two threads waiting on one socket at once: each its own watcher
+            ready = wait_for((watcher[0],), (), timeout, looked=looked)
+        if not ready:
             report("timeout", call, timeout, _address(self._n_local))
             raise TimeoutError("timed out")
 
@@ -487,9 +497,13 @@ class NarratedSocket(_RealSocket):
         something was there, ``_NOTHING`` if nothing was, ``_UNTRIED`` elsewhere (Windows) or with
         a timeout (where CPython polls first anyway): one system call for data already there."""
         if _DONTWAIT and super().gettimeout() is None:
+            if self._n_found < 0:       # recent tries found nothing (turns: a reply is not there yet):
+                self._n_found += 1      # go straight to waiting, and try again every 16th call
+                return _NOTHING
             try:
                 return call(*args[:-1], args[-1] | _DONTWAIT)
             except (BlockingIOError, InterruptedError):
+                self._n_found = -15
                 return _NOTHING
         return _UNTRIED
 
