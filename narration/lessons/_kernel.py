@@ -1,8 +1,10 @@
 """What the kernel says about a lesson's connections: TCP states as it reports them, never invented.
 
     state(sock)               the state of an open narrated socket now ("CLOSE_WAIT"), or None
-    settled(read, wanted)     read again until the answer is one of ``wanted`` (bounded), then the answer
     closed_state(local, peer) the state of a connection whose socket is closed (TIME_WAIT ...), or None
+    settled(read, wanted)     read again until the answer is one of ``wanted`` (bounded), then the answer
+    state_settled(sock, wanted), closed_settled(local, peer, wanted)
+                              the same for states, at once where this system cannot say
     UNREADABLE, TABLE_UNREADABLE   why states (of open, of closed sockets) cannot be read here, or ""
 
 A lesson notes a state only as it was read.  Where it cannot be read (Windows; macOS for closed
@@ -10,7 +12,7 @@ connections; a hardened system), the lesson says so instead.
 """
 from __future__ import annotations
 
-import select
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,9 +54,22 @@ def settled(read: Callable[[], str | None], wanted: tuple) -> str | None:
     for _ in range(int(POLL_LIMIT / POLL_STEP)):
         if answer in wanted:
             break
-        select.select([], [], [], POLL_STEP)
+        _NOTHING.wait(POLL_STEP)        # a poll step (select() with no socket fails on Windows)
         answer = read()
     return answer
+
+
+_NOTHING = threading.Event()            # never set: its wait() is a bounded pause between two readings
+
+
+def state_settled(sock, wanted: tuple) -> str | None:
+    """An open socket's state once it is one of ``wanted`` (or the last read); None at once where unreadable."""
+    return None if UNREADABLE else settled(lambda: state(sock), wanted)
+
+
+def closed_settled(local, peer, wanted: tuple) -> str | None:
+    """A closed connection's state once it is one of ``wanted``; None at once where the table is unreadable."""
+    return None if TABLE_UNREADABLE else settled(lambda: closed_state(local, peer), wanted)
 
 
 def closed_state(local, peer) -> str | None:

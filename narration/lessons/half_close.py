@@ -9,7 +9,7 @@ from __future__ import annotations
 from socket import SHUT_WR
 
 from narration.framing import as_text
-from narration.lessons._kernel import settled, shown, state
+from narration.lessons._kernel import shown, state, state_settled
 from narration.lessons._setup import open_pair, until_buffered
 
 SUMMARY = "close() too early loses the reply; shutdown(SHUT_WR) ends one direction only"
@@ -41,7 +41,7 @@ def play(run) -> None:
     reply = answer(read_request(server, conn))
     conn.sendall(reply)
     server.note("sendall succeeded: the kernel took the bytes; that is all a successful send means")
-    lost = settled(lambda: state(conn), ("CLOSED",))
+    lost = state_settled(conn, ("CLOSED",))
     server.note(f"but the client's socket is closed: its kernel answers the reply with a reset (RST); "
                 f"the server's end is {shown(lost)}")
     client.note(f"the reply {as_text(reply)!r} is lost: a closed socket cannot receive it")
@@ -53,7 +53,7 @@ def play(run) -> None:
     sock.sendall(REQUEST)
     sock.shutdown(SHUT_WR)
     reply = answer(read_request(server, conn))
-    acknowledged = settled(lambda: state(sock), ("FIN_WAIT_2",))
+    acknowledged = state_settled(sock, ("FIN_WAIT_2",))
     client.note(f"the client's end is {shown(acknowledged)}: its FIN acknowledged, it still receives")
     conn.sendall(reply)
     until_buffered(sock, len(reply))

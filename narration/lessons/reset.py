@@ -106,6 +106,8 @@ def play(run) -> None:
         conn.sendall(b"tick 2\n")
     except ConnectionError as error:
         server.note(f"the second sendall fails: {real_error(error)}")
+    else:
+        server.note("the second sendall succeeded too: no reset had come back yet")
     conn.close()
 
     server.note("the fix: recv() returning b'' means the peer has gone: stop sending, close")

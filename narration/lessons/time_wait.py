@@ -11,7 +11,7 @@ an open socket's with TCP_INFO, a closed one's from the kernel's table of connec
 from __future__ import annotations
 
 from narration import oses
-from narration.lessons._kernel import closed_state, settled, shown, state
+from narration.lessons._kernel import closed_settled, shown, state
 from narration.lessons._setup import open_pair, until_buffered
 
 SUMMARY = "TIME_WAIT, read from the kernel: the end that closes first keeps it"
@@ -20,7 +20,7 @@ GONE = None          # no entry in the kernel's table: the connection is over fo
 
 def table(local, peer, wanted: tuple) -> str:
     """A closed connection's state in the kernel's table, once it has settled (see _kernel)."""
-    return shown(settled(lambda: closed_state(local, peer), wanted), closed=True)
+    return shown(closed_settled(local, peer, wanted), closed=True)
 
 
 def restart(server, address) -> None:
