@@ -55,7 +55,7 @@ import traceback
 
 KEPT = 4096           # bytes of each send/recv reported; the count is always exact
 SHOWN = 12            # data calls in a row a thread reports one by one before folding begins
-STEP = 0.05           # seconds: how often a waiting call looks whether the program is being stopped
+STEP = 0.02           # seconds: how often a waiting call looks whether the program is being stopped
 BATCH = 64 * 1024     # bytes of reports held before they are sent
 EVERY = 0.1           # seconds: the longest a report waits in a batch (a print before a long sleep)
 
