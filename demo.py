@@ -146,6 +146,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              ".gif or .webp")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
+    parser.add_argument("--quiz", action="store_true",
+                        help="replay the run and, before each accept, connect and recv, ask the class what "
+                             "happens next (type a, b or c), then show the real call; the score comes last")
     parser.add_argument("--theme", choices=("dark", "light"), default="dark",
                         help="colours for a dark (default) or a light background: terminal and screenshots")
     parser.add_argument("--embed-font", action="store_true",
@@ -243,6 +246,8 @@ def refuse_idle_flags(options) -> None:
                 raise UsageError(f"--{flag} shows a whole run made in this process: drop --role {options.role}")
         if options.view != "log":
             raise UsageError(f"--view {options.view} draws a finished run: a --role shows its calls as they happen")
+    if options.quiz and (options.interactive or options.role != "both"):
+        raise UsageError("--quiz replays a finished run made in this process: not with --interactive or --role")
     if options.interactive and (options.step or options.pace):
         raise UsageError("--step and --pace replay a finished run: not with --interactive, which shows it live")
     if options.interactive and options.view != "log":
@@ -277,9 +282,10 @@ def run_in_process(options, run, console) -> Exit:
         else:
             play(modes.load(options.mode), run, options)
         run.finish()
-    events = shown(canonical(run.trace))
+    records = canonical(run.trace)
+    events = shown(records)
     if not live:
-        show_finished(console, events, run.trace.actor_rank, options)
+        show_finished(console, events, run.trace.actor_rank, options, records)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank)
     if run.failures:
@@ -303,9 +309,10 @@ def run_programs(options, run, console) -> Exit:
         interrupted = False
     except KeyboardInterrupt:           # Ctrl-C: every program ended; what they did is still shown
         interrupted = True
-    events = shown(canonical(run.trace))
+    records = canonical(run.trace)
+    events = shown(records)
     if not live:
-        show_finished(console, events, run.trace.actor_rank, options)
+        show_finished(console, events, run.trace.actor_rank, options, records)
     if options.screenshot:
         save_screenshot(options, events, run.trace.actor_rank,
                         title=programs.title(command_line(options), events))
@@ -448,16 +455,21 @@ def shown_live(run, console, options):
     view.close(timeout=None)        # the run is over: show every line of it
 
 
-def show_finished(console, events, actor_rank, options) -> None:
-    """A finished run on the terminal: all at once, or one event at a time (--step, --pace)."""
+def show_finished(console, events, actor_rank, options, records=()) -> None:
+    """A finished run on the terminal: all at once, or one event at a time (--step, --pace), with
+    questions before some calls (--quiz: from ``records``, the run in canonical order)."""
     from narration.views import drawing, play_back
 
     view = drawing(events, actor_rank, kind=options.view, look=look(options))
-    if options.step:
+    quiz = None
+    if options.quiz:                   # by row: a ladder's first row is its header
+        from narration.views.quiz import questions
+        quiz = {index + (options.view == "ladder"): question for index, question in questions(records).items()}
+    if options.step or options.pace or options.quiz:
         from narration.keyboard import TypedLines
-        play_back(console, view, presses=TypedLines(""))
-    elif options.pace:
-        play_back(console, view, pace=options.pace)
+        keyboard = TypedLines("") if options.step or (options.quiz and not options.pace) else None
+        play_back(console, view, presses=keyboard if options.step else None, pace=options.pace, quiz=quiz,
+                  answers=keyboard if options.quiz else None)
     else:
         console.print(view)
 

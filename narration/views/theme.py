@@ -37,6 +37,10 @@ STYLES = {
     "arrow.recv": "bold cyan",
     "arrow.lost": "bold red",
     "rule": "dim",
+    "quiz.ask": "bold yellow",
+    "quiz.choice": "default",
+    "quiz.right": "bold green",
+    "quiz.wrong": "bold red",
 }
 # On white, dimming blends too far towards the background, and a payload wants a light box.
 LIGHT_STYLES = {**STYLES, "step": "#59636e", "time": "#59636e", "bytes": "#59636e", "rule": "#59636e",

@@ -1,0 +1,126 @@
+"""The quiz (``--quiz``): before a call whose outcome a class can predict, stop and ask.
+
+Peer instruction with real sockets: before each ``accept``, ``connect``, ``recv`` and
+``recvfrom`` the replay stops and asks what will happen next (return at once, block, return
+``b''``, time out), then shows the real call and says which answer was right.  The questions come
+from the run's own events, never from a fixed list: ``questions(records)`` reads, for each such
+call, what really happened.  It is a pure function of the run's records in canonical order (the
+events, and the thread each was recorded on):
+
+- a ``recv`` *blocked* when the bytes it returned were sent after the previous event of its
+  thread (the call had begun, and waited for them); it returned ``b''`` when its size is 0;
+- an ``accept`` blocked when the ``connect`` it answered came after the previous event of its
+  thread (in a one-thread lesson, a connect before accept: it returns at once);
+- a ``recvfrom`` that gave up is the ``timeout`` event right after it;
+- a ``connect`` returns as soon as the kernel has completed the handshake, before ``accept``.
+
+A call whose cause is outside the run (netcat's bytes) is not asked about: its answer is unknown.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+LETTERS = "abc"
+
+
+class Question(NamedTuple):
+    """One question: asked before the visible event at ``step`` (0-based)."""
+
+    step: int
+    asks: str                       # "server calls recv(): what happens next?"
+    choices: tuple[str, str, str]
+    answer: int                     # the index of what really happened
+    happened: str                   # the real outcome, in a few words
+
+
+def _flow(event) -> tuple | None:
+    local, peer = getattr(event, "local", None), getattr(event, "peer", None)
+    return None if local is None or peer is None else (tuple(local), tuple(peer))
+
+
+def questions(records: list) -> dict[int, Question]:
+    """The questions for a finished run (its ``Recorded`` in canonical order), by index among the
+    visible events: the row a view draws each one on."""
+    visible = [record for record in records if not record.hidden]
+    events = [record.event for record in visible]
+    previous: dict[str, int] = {}           # each thread's visible event before this one
+    found: dict[int, Question] = {}
+    for index, record in enumerate(visible):
+        question = _ask(events, index, record.event, previous.get(record.thread, -1))
+        if question is not None:
+            found[index] = question
+        previous[record.thread] = index
+    return found
+
+
+def _ask(events: list, index: int, event, before: int) -> Question | None:
+    who, call = event.actor, event.call
+    if call == "recv":
+        choices = ("it returns at once, with bytes already waiting",
+                   "it blocks (waits) until the peer sends",
+                   "it returns b'': the peer has closed its side")
+        if event.size == 0:
+            return Question(index, f"{who} calls recv(): what happens next?", choices, 2, "returned b''")
+        sent = _sender(events, index, event)
+        if sent is None:
+            return None                             # sent from outside the run: unknown
+        waited = sent > before
+        return Question(index, f"{who} calls recv(): what happens next?", choices, 1 if waited else 0,
+                        f"{'waited, then ' if waited else ''}returned {event.size} B")
+    if call == "recvfrom" or (call == "timeout" and event.waited == "recvfrom"):
+        return _recvfrom(events, index, event, before)      # a recvfrom that gave up shows as "timeout"
+    if call == "accept":
+        choices = ("it returns at once: a client has already connected",
+                   "it blocks (waits) until a client connects",
+                   "it fails: nobody has called connect()")
+        connected = next((i for i in range(index) if events[i].call == "connect"
+                          and _flow(events[i]) == (tuple(event.peer), tuple(event.local))), None)
+        if connected is None:
+            return None                             # a client from outside the run: unknown
+        waited = connected > before
+        return Question(index, f"{who} calls accept(): what happens next?", choices, 1 if waited else 0,
+                        "waited for a client" if waited else "returned at once")
+    if call == "connect":
+        choices = ("it blocks until the server calls accept()",
+                   "it returns once the kernel has completed the handshake, even before accept()",
+                   "it fails: the server must call accept() first")
+        return Question(index, f"{who} calls connect(): what happens next?", choices, 1,
+                        "returned before any accept()")
+    return None
+
+
+def _recvfrom(events: list, index: int, event, before: int) -> Question | None:
+    choices = ("it returns a whole datagram that is already waiting",
+               "it blocks (waits) until a datagram arrives",
+               "it gives up: its timeout runs out first")
+    asks = f"{event.actor} calls recvfrom(): what happens next?"
+    if event.call == "timeout":
+        return Question(index, asks, choices, 2, "timed out")
+    sent = next((i for i in range(index - 1, -1, -1) if events[i].call == "sendto"
+                 and events[i].peer is not None and events[i].peer[1] == event.local[1]), None)
+    if sent is None:
+        return None
+    waited = sent > before
+    return Question(index, asks, choices, 1 if waited else 0,
+                    f"{'waited, then ' if waited else ''}returned {event.size} B")
+
+
+def _sender(events: list, index: int, event) -> int | None:
+    """The index of the send that carried the last of the bytes a recv returned."""
+    back = (tuple(event.peer), tuple(event.local)) if event.peer and event.local else None
+    end = event.span[1] if getattr(event, "span", None) else None
+    if back is None or end is None:
+        return None
+    carriers = [i for i in range(index) if events[i].call in ("send", "sendall") and _flow(events[i]) == back
+                and events[i].span is not None and events[i].span[0] < end]
+    return carriers[-1] if carriers else None
+
+
+def answered(typed: str | None) -> int | None:
+    """A typed answer as a choice index: a, b, c or 1, 2, 3 (anything else: no answer)."""
+    text = (typed or "").strip().lower()
+    if len(text) == 1 and text in LETTERS:
+        return LETTERS.index(text)
+    if text in ("1", "2", "3"):
+        return int(text) - 1
+    return None

@@ -1,0 +1,80 @@
+"""--quiz (issue 16): questions come from the real events; the replay asks, reads, reveals, scores."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT, run_demo, run_mode
+
+from narration import events as ev
+from narration.order import canonical
+from narration.views.quiz import answered, questions
+
+SERVER, CLIENT = ("127.0.0.1", 5000), ("127.0.0.1", 6000)
+
+
+def recorded(*pairs) -> list:
+    """Records as a run keeps them: (thread, event) in canonical order."""
+    return [ev.Recorded(seq, event, thread) for seq, (thread, event) in enumerate(pairs)]
+
+
+def test_a_recv_that_waited_and_one_that_did_not():
+    """Events are data: the client sends before the server calls recv, then again after."""
+    records = recorded(("server", ev.Accept("server", SERVER, CLIENT)),
+                       ("client", ev.SendAll("client", b"one\n", 4, (0, 4), CLIENT, SERVER)),
+                       ("server", ev.Say("server", "busy with something else")),
+                       ("server", ev.Recv("server", b"one\n", 4, (0, 4), SERVER, CLIENT)),     # waiting: at once
+                       ("client", ev.SendAll("client", b"two\n", 4, (4, 8), CLIENT, SERVER)),
+                       ("server", ev.Recv("server", b"two\n", 4, (4, 8), SERVER, CLIENT)))     # it waited
+    asked = questions(records)
+    assert [(index, asked[index].answer) for index in sorted(asked)] == [(3, 0), (5, 1)]   # accept: netcat's
+    assert asked[3].asks == "server calls recv(): what happens next?"
+    assert asked[5].happened == "waited, then returned 4 B"
+
+
+def test_b_empty_is_the_peer_closing_and_accept_after_connect_in_one_thread_returns_at_once():
+    """As in a one-thread lesson (the backlog): connect, then accept, on one thread."""
+    records = recorded(("main", ev.Listen("server", 1, SERVER)), ("main", ev.Connect("client", CLIENT, SERVER)),
+                       ("main", ev.Accept("server", SERVER, CLIENT)), ("main", ev.Close("client", CLIENT, SERVER)),
+                       ("main", ev.Recv("server", b"", 0, (0, 0), SERVER, CLIENT)))
+    asked = questions(records)
+    assert asked[1].answer == 1                  # connect returns before any accept
+    assert asked[2].answer == 0                  # the client had connected: accept returns at once
+    assert asked[4].answer == 2 and asked[4].happened == "returned b''"
+    threaded = recorded(("server", ev.Listen("server", 1, SERVER)), ("client", ev.Connect("client", CLIENT, SERVER)),
+                        ("server", ev.Accept("server", SERVER, CLIENT)))
+    assert questions(threaded)[2].answer == 1    # its own thread was already waiting in accept
+
+
+def test_a_ping_that_timed_out_is_asked_about_too():
+    run = run_mode("udp-ping")
+    asked = questions(canonical(run.trace))
+    timed_out = [question for question in asked.values() if question.answer == 2]
+    assert len(timed_out) == 2                   # pings 5 and 10 get no reply
+    assert {question.asks for question in timed_out} == {"client calls recvfrom(): what happens next?"}
+
+
+def test_typed_answers():
+    assert [answered(text) for text in ("a", " B\n", "3", "", "d", None, "ab")] == [0, 1, 2, None, None, None, None]
+
+
+def test_the_replay_asks_reads_the_answers_and_scores():
+    """echo's 8 questions (connect, accept, 6 recvs), answered over stdin: 6 right, 2 wrong."""
+    answers = "b\na\nb\nb\nc\nb\nb\nb\n"
+    result = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--mode", "echo", "--quiz"], input=answers,
+                            capture_output=True, text=True, timeout=30, cwd=ROOT, env={"COLUMNS": "200"},
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("? ") for line in lines) == 8
+    assert sum(line.startswith("✓ right") for line in lines) == 6
+    assert sum(line.startswith("✗ it was") for line in lines) == 2
+    assert lines[-1] == "quiz: 6 of 8 right"
+    first = lines.index("? client calls connect(): what happens next?")
+    assert "connect" in lines[first + 5]         # the question, 3 choices, the answer, then the call
+
+
+def test_quiz_is_a_replay_of_a_run_made_here():
+    for extra in (["--interactive"], ["--role", "server"]):
+        result = run_demo("--mode", "echo", "--quiz", *extra)
+        assert result.returncode == 2 and "--quiz" in result.stderr
