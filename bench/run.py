@@ -8,7 +8,8 @@ What it measures (benchmarks, not timed tests):
 - chat at classroom load and in a burst, against `ncat --chat` in the same run (bench/chat_load.py),
   and the classroom load on the server role a teacher runs, with its live view;
 - regenerating every screenshot (bench/screenshots.py);
-- hostile load: one misbehaving peer or a crowd, then an ordinary client (bench/hostile.py).
+- hostile load: one misbehaving peer or a crowd, then an ordinary client (bench/hostile.py);
+- a student's programs under narration (--run) against the same programs un-narrated (bench/programs.py).
 """
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ def main() -> int:
     for title, figures in results:
         lines += [f"## {title}", "", *render(figures), ""]
     Path(options.output).write_text("\n".join(lines))
+    # Programs under narration (--run) write their own section, with its notes.
+    import programs
+    programs.write_section(programs.markdown(programs.measure(1 if options.quick else 3)), Path(options.output))
     print("\n".join(lines))
     return 0
 
