@@ -53,6 +53,7 @@ def read_everything(sock) -> None:
 
 def play(run) -> None:
     server, client = run.actor("server"), run.actor("client")
+    server.note("(small buffers, SO_SNDBUF and SO_RCVBUF, so that kilobytes fill them instead of megabytes)")
     listener = server.socket()
     small_buffers(listener)             # a socket that accept() returns has the same buffers
     listener.bind(LOOPBACK)
@@ -75,6 +76,8 @@ def play(run) -> None:
     conn.close()
 
     server.note("the fix: a reader thread on each end takes the peer's bytes while its sendall() runs")
+    server.note(f"(each reader's recv() waits until a whole {PIECE:,}-byte piece has arrived, so every "
+                "run shows the same calls; a real reader takes what comes)")
     conn, sock = connected(run, listener)
     gave_up.clear()
     threads = [(server, server.start(read_everything, conn)), (client, client.start(read_everything, sock)),

@@ -40,7 +40,8 @@ def exchange(client, conn, sock, writes: list[bytes]) -> bool:
 
 
 def play(run) -> None:
-    _server, client, conn, sock, listener = open_pair(run)
+    server, client, conn, sock, listener = open_pair(run)
+    server.note("(this server answers a whole request only: its recv() waits until all of it has arrived)")
     client.note("a first request, whole: a new connection acknowledges at once, so this sets the "
                 "steady state that a second request meets")
     exchange(client, conn, sock, [HEADER + BODY])
