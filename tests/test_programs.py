@@ -69,7 +69,10 @@ def same_screenshot_twice(tmp_path, monkeypatch, capsys, script_of, *extra: str)
         assert code == 0, capsys.readouterr().err
         images.append(target.read_bytes())
     capsys.readouterr()
-    assert images[0] == images[1]
+    if images[0] != images[1]:
+        import difflib
+        differences = difflib.unified_diff(images[0].decode().splitlines(), images[1].decode().splitlines(), n=0)
+        pytest.fail("the two runs drew different images:\n" + "\n".join(list(differences)[:40]))
     assert b"PORT" in images[0]
     return images[0]
 
@@ -309,6 +312,12 @@ CHAT = {
         listener.bind(("127.0.0.1", int(sys.argv[1])))
         listener.listen(5)
         everyone = [listener]
+
+        def tell_the_others(sender, data):
+            for other in everyone:
+                if other is not listener and other is not sender:
+                    other.sendall(data)
+
         while True:
             readable, _, _ = select.select(everyone, [], [])
             for sock in readable:
@@ -317,19 +326,21 @@ CHAT = {
                     everyone.append(conn)
                     continue
                 data = sock.recv(1024)
-                if not data:
+                if data:
+                    tell_the_others(sock, data)
+                else:
                     everyone.remove(sock)
                     sock.close()
-                    continue
-                for other in everyone:
-                    if other is not listener and other is not sock:
-                        other.sendall(data)
+                    tell_the_others(sock, b"(someone left)")
         """,
+    # Each step waits for the one before (no two programs race): the listener hears hi-all and
+    # answers, the talker hears the answer and leaves, the listener hears that and leaves.
     "listener.py": """\
         import socket, sys
         s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
         print("heard:", s.recv(1024).decode())
         s.sendall(b"thanks")
+        print("heard:", s.recv(1024).decode())
         s.close()
         """,
     "talker.py": """\
@@ -349,9 +360,9 @@ def chat(port: int) -> list[tuple[str, str]]:
 def test_a_select_chat_server(tmp_path):
     write(tmp_path, CHAT)
     _, events = narrate(tmp_path, chat(free_port()))
-    assert said(events, "listener") == ["heard: hi-all"]
+    assert said(events, "listener") == ["heard: hi-all", "heard: (someone left)"]
     assert said(events, "talker") == ["heard: thanks"]
-    assert stream(events, "chat_server", "sendall") == b"hi-allthanks"
+    assert stream(events, "chat_server", "sendall") == b"hi-allthanks(someone left)"
     assert len(of(events, "chat_server", "accept")) == 2
     assert [e.size for e in of(events, "chat_server", "recv")] == [6, 6, 0, 0]
     assert notes(events, "chat_server") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
