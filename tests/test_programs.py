@@ -615,3 +615,48 @@ def test_interactive_lines_typed_go_to_the_last_program_shown_as_they_happen(tmp
     assert "Input lowercase sentence:" in out and "From Server: TYPED BY HAND" in out
     assert "ms server    recv       ← 13 B \"typed by hand\"" in out       # live: each line with its time
     assert "exited with status 0" in out
+
+
+# -- a client that never exits: a receiving thread that waits for ever after its input ended ------
+FOREVER_CLIENT = {
+    "echo_once.py": """\
+        import socket, sys
+        s = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+        conn, _ = s.accept()
+        while data := conn.recv(1024):
+            conn.sendall(data.upper())
+        """,
+    "chatty.py": """\
+        import socket, sys, threading
+        sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+
+        def receive():
+            while msg := sock.recv(1024):
+                print("got", msg.decode())
+
+        threading.Thread(target=receive).start()
+        while True:
+            sock.sendall(input("say: ").encode())
+        """,
+}
+
+
+def forever_client(port: int) -> list[tuple[str, str]]:
+    return [("run", f"echo_once.py {port}"), ("run", f"chatty.py {port}"), ("send", "hello")]
+
+
+def test_a_client_that_never_exits_is_stopped_once_nothing_more_can_happen(tmp_path):
+    write(tmp_path, FOREVER_CLIENT)
+    _, events = narrate(tmp_path, forever_client(free_port()))
+    assert said(events, "chatty") == ["say: hello", "say: ", "got HELLO"]
+    assert "EOFError: EOF when reading a line" in [e.text for e in of(events, "chatty", "error")]
+    assert notes(events, "chatty") == [records.QUIET_STOP, "exited with status 1"]
+    # The server's b'' comes after the client's end: its OS closed the socket (no close() call).
+    end_of_stream = next(i for i, e in enumerate(events) if e.actor == "echo_once" and e.call == "recv" and not e.size)
+    assert end_of_stream > max(i for i, e in enumerate(events) if e.actor == "chatty")
+    assert notes(events, "echo_once") == ["exited with status 0"]
+
+
+def test_a_client_that_never_exits_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
+    write(tmp_path, FOREVER_CLIENT)
+    same_screenshot_twice(tmp_path, monkeypatch, capsys, forever_client)

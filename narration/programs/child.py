@@ -78,6 +78,7 @@ class Reporter:
         self.batch: list[str] = []
         self.size = 0
         self.count = 0
+        self.answers = 0                # "idle" reports: answers to the narrator, not the program's
         self.closed = False
         self.stop = threading.Event()
         self._send(token + "\n")
@@ -122,7 +123,9 @@ class Reporter:
             self.flush()
 
     def listen_for_stop(self) -> None:
-        """The narrator's orders: ``stop`` (stop when idle); the connection ending means it is gone."""
+        """The narrator's orders, one a line: ``stop`` (stop when idle), ``idle?`` (answered with
+        an ``idle`` report: whether every thread waits with nothing to read, and how many reports
+        came before); the connection ending means the narrator is gone."""
         pending = b""
         while True:
             try:
@@ -132,8 +135,17 @@ class Reporter:
             if not chunk:
                 os._exit(130)          # the narrator has gone (Ctrl-C): so does the program
             pending += chunk
-            if b"stop\n" in pending:
-                self.stop.set()
+            *orders, pending = pending.split(b"\n")
+            for order in orders:
+                if order == b"stop":
+                    self.stop.set()
+                elif order == b"idle?":
+                    with _waiting_lock:
+                        idle = _everyone_idle()
+                    with self.lock:
+                        count = self.count - self.answers    # the program's own reports, not these
+                        self.answers += 1
+                    self.report(-1, "idle", idle, count, now=True)
 
 
 REPORTER: Reporter

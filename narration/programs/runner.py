@@ -27,12 +27,13 @@ import time
 from pathlib import Path
 
 from narration.events import Milestone, Note, Step
-from narration.programs.records import Fold, event_of
+from narration.programs.records import QUIET_STOP, Fold, event_of
 
 CHILD = str(Path(__file__).resolve().parent / "child.py")
 READY_TIMEOUT = 10.0    # seconds a program may take to listen, connect or exit before the next starts anyway
 STOP_GRACE = 3.0        # seconds a server has to stop once told, before it is ended
 STEP = 0.2              # seconds: how often the main thread's waits look up (Ctrl-C lands at once)
+QUIET = 0.5             # seconds between asking whether a scripted run can still move at all
 
 
 class Program:
@@ -55,6 +56,9 @@ class Program:
         self.told_to_stop = False
         self.ended_by_us = False
         self.end_said = False
+        self.exit_seq: int | None = None        # the seq of the note saying how it ended
+        self.idle: tuple | None = None          # its answer to "idle?": (idle, reports so far)
+        self.stopped_when_quiet = False         # a client stopped because nothing more could happen
         self.last_seq: dict[str, int] = {}      # thread key -> its latest event's seq
         self.first_after: tuple = ()            # what its first event comes after: the last one's release
 
@@ -100,8 +104,10 @@ class Session:
                 self._wait(program.released.is_set, READY_TIMEOUT)
                 previous = program
             clients = [program for program in self.programs if not program.server]
-            self._wait(lambda: all(program.done() for program in clients) if clients
-                       else all(program.done() for program in self.programs), None)
+            if clients:
+                self._wait_for_clients(clients)
+            else:
+                self._wait(lambda: all(program.done() for program in self.programs), None)
             for program in self.programs:
                 if not program.exited.is_set():
                     self._stop(program)
@@ -126,6 +132,36 @@ class Session:
             self.fold.settle()
             with self.trace.changed:
                 self.trace.events[:] = datagrams_after_their_sending(self.trace.events)
+                ends_at_exit(self.trace.events, {p.name: p.exit_seq for p in self.programs if p.exit_seq is not None})
+
+    def _wait_for_clients(self, clients: list[Program]) -> None:
+        """Until every client has exited.  In a scripted run, a client still running once nothing
+        more can happen (every program idle twice over, no report between: a receiving thread
+        waiting for ever after its input ended) is stopped as Ctrl-C would stop it."""
+        while not self._wait(lambda: all(program.done() for program in clients), QUIET):
+            if self.typed is None and self._quiet() and self._quiet():
+                for program in clients:
+                    if not program.exited.is_set():
+                        program.stopped_when_quiet = True
+                        self._stop(program)
+                self._wait(lambda: all(program.done() for program in clients), None)
+                return
+
+    def _quiet(self) -> bool:
+        """Whether every running program says it is idle, with no report since the last time asked."""
+        running = [p for p in self.programs if not p.exited.is_set() and p.reports is not None]
+        with self.changed:
+            for program in running:
+                program.idle = None
+        for program in running:
+            with contextlib.suppress(OSError):
+                program.reports.sendall(b"idle?\n")
+        self._wait(lambda: all(p.idle is not None or p.exited.is_set() for p in running), QUIET)
+        answers = [(p.idle or (False, -1)) for p in running]
+        counts = [count for _, count in answers]
+        quiet = all(idle for idle, _ in answers) and counts == getattr(self, "_last_counts", None)
+        self._last_counts = counts
+        return quiet
 
     def close(self) -> None:
         """Every process ended, every connection closed (also on Ctrl-C)."""
@@ -247,8 +283,8 @@ class Session:
             text = f"ended by signal {-code}"
         else:
             text = f"exited with status {code}" + (" (the status Ctrl-C gives)" if code == 130 else "")
-        self.trace.record(Note(program.name, text), thread=program.thread(0),
-                          after=tuple(sorted(program.last_seq.values())))
+        program.exit_seq = self.trace.record(Note(program.name, text), thread=program.thread(0),
+                                             after=tuple(sorted(program.last_seq.values()))).seq
         self._notify()
 
     # -- reports -------------------------------------------------------------------------
@@ -296,6 +332,11 @@ class Session:
         return self.programs[int(index)] if int(index) < len(self.programs) else None
 
     def _take(self, program: Program, state: _Reading, number: int, kind: str, fields: list) -> None:
+        if kind == "idle":          # its answer to "idle?" (see _quiet): no event
+            with self.changed:
+                program.idle = (bool(fields[0]), fields[1]) if len(fields) == 2 else (False, -1)
+                self.changed.notify_all()
+            return
         key = program.thread(number)
         if key not in self.trace.thread_rank:
             self.trace.thread_rank[key] = (self.trace.actor_rank[program.name], number)
@@ -318,6 +359,8 @@ class Session:
             return
         if kind == "stopped":
             after = after + self.trace.last_of_each_thread()
+            if program.stopped_when_quiet:
+                event = Note(program.name, QUIET_STOP)
         recorded = self.trace.record(event, thread=key, after=after)
         self.fold.remember(key, recorded, kind, fields)
         program.last_seq[key] = recorded.seq
@@ -376,6 +419,26 @@ def datagrams_after_their_sending(records: list) -> list:
             counts = sent if event.call == "sendto" else received
             counts[flow(event)] = counts.get(flow(event), 0) + 1
     return result
+
+
+def ends_at_exit(records: list, exits: dict[str, int]) -> None:
+    """A recv that returned b'' because the peer program exited without close() (its OS closed
+    the socket) comes after that program's end: the causal edge no close() event gives."""
+    owner: dict[tuple, str] = {}
+    closed: set[tuple] = set()
+    for record in records:
+        event = record.event
+        if event.call in ("connect", "accept") and event.local:
+            owner[tuple(event.local)] = event.actor
+        elif event.call in ("close", "shutdown") and event.local and event.peer:
+            closed.add((tuple(event.local), tuple(event.peer)))
+    for record in records:
+        event = record.event
+        if event.call == "recv" and not event.size and event.local and event.peer:
+            back = (tuple(event.peer), tuple(event.local))
+            peer = owner.get(back[0])
+            if back not in closed and peer in exits and peer != event.actor:
+                record.after = (*record.after, exits[peer])
 
 
 class _Reading:
