@@ -30,4 +30,5 @@ program can be narrated with it, not only ours.
     views/       log, ladder, live, explain; the theme
     screenshots/ svg, png, fonts: byte-identical files from the events
     lessons/     one file per classic mistake, run for real, then the fix
+    programs/    a student's own programs (--run), each in its own process, every call reported
 """
