@@ -660,3 +660,16 @@ def test_a_client_that_never_exits_is_stopped_once_nothing_more_can_happen(tmp_p
 def test_a_client_that_never_exits_screenshot_is_the_same_every_time(tmp_path, monkeypatch, capsys):
     write(tmp_path, FOREVER_CLIENT)
     same_screenshot_twice(tmp_path, monkeypatch, capsys, forever_client)
+
+
+def test_a_programs_own_exit_status_stderr_and_bytes_written_to_stdout(tmp_path):
+    write(tmp_path, {"leaves.py": """\
+        import sys
+        sys.stdout.buffer.write(b"bytes out\\n")
+        print("to stderr", file=sys.stderr)
+        sys.exit(3)
+        """})
+    _, events = narrate(tmp_path, [("run", "leaves.py")])
+    assert said(events, "leaves") == ["bytes out"]
+    assert [e.text for e in of(events, "leaves", "error")] == ["to stderr"]
+    assert notes(events, "leaves") == ["exited with status 3"]

@@ -691,6 +691,11 @@ class Lines:
     def flush(self) -> None:
         pass
 
+    @property
+    def buffer(self):
+        """``sys.stdout.buffer``: bytes written there are lines too (decoded as UTF-8)."""
+        return _Bytes(self)
+
     def isatty(self) -> bool:
         return False
 
@@ -699,6 +704,18 @@ class Lines:
 
     def fileno(self) -> int:
         return self.real.fileno()
+
+
+class _Bytes:
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
+
+    def write(self, data) -> int:
+        self.lines.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 class _Both:
