@@ -146,6 +146,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              ".gif or .webp")
     parser.add_argument("--width", type=int, metavar="N", help="screenshot width in columns (default 80)")
     parser.add_argument("--font", metavar="FILE", help="a monospace .ttf or .otf font for PNG screenshots")
+    parser.add_argument("--tcp", action="store_true",
+                        help="after each call, the kernel's TCP state and queued bytes of both ends "
+                             "(LISTEN, ESTABLISHED, CLOSE_WAIT, TIME_WAIT...; Linux and macOS)")
     parser.add_argument("--quiz", action="store_true",
                         help="replay the run and, before each accept, connect and recv, ask the class what "
                              "happens next (type a, b or c), then show the real call; the score comes last")
@@ -495,7 +498,7 @@ def command_line(options) -> list[str]:
     else:
         command += ["--lesson", options.lesson] if options.lesson else ["--mode", options.mode]
     for flag, value in (("--view", None if options.view == "log" else options.view),
-                        ("--explain", options.explain), ("--wire", options.wire),
+                        ("--explain", options.explain), ("--wire", options.wire), ("--tcp", options.tcp),
                         ("--interactive", options.interactive), ("--max-clients", options.max_clients),
                         ("--keep-serving", options.keep_serving),
                         ("--width", options.width)):
@@ -597,6 +600,11 @@ def launch(argv: list[str] | None) -> int:
                      style="note", markup=False)
     run = Run(keep=options.role == "both")
     run.connect_timeout = options.timeout
+    if options.tcp:
+        from narration.tcp_state import UNREADABLE
+        if UNREADABLE:                           # say so once, and run without the states
+            errors.print(f"note: {UNREADABLE}", style="note", markup=False)
+        run.tcp = not UNREADABLE
     if ":" in options.host:                      # an IPv6 address: ::1, or :: for every address
         import socket
         run.family = socket.AF_INET6

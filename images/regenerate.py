@@ -39,6 +39,8 @@ def image_table() -> dict[str, list[str]]:
     table["lesson-ladder"] = ["--mode", "ordering", "--view", "ladder"]
     table["lesson-wire"] = ["--lesson", "stream", "--wire"]
     table["lesson-datagrams-ladder"] = ["--lesson", "datagrams", "--view", "ladder"]
+    table["tcp-states"] = ["--mode", "echo", "--tcp"]
+    table["tcp-states-ladder"] = ["--mode", "echo", "--tcp", "--view", "ladder"]
     # Your own programs (--run): the textbook pair in examples/, on any free port (the image says PORT).
     port = free_port()
     table["programs"] = ["--run", f"examples/server.py {port}", "--run", f"examples/client.py localhost {port}",

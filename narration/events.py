@@ -9,6 +9,7 @@ How it was recorded (sequence number, time, thread, causal edges) is kept apart,
     Send  SendAll  Recv                                    data calls (bytes, exact size, stream span)
     SendTo  RecvFrom                                       datagrams (UDP): one whole message each, with its address
     SetTimeout  TimedOut                                   a socket's timeout, and a call that ran out of it
+    TcpState                                               the kernel's TCP state after a call (--tcp)
     Shutdown  Close                                        ending calls
     Say  Note  Failure                                     what a program prints; a teaching note; an error
     Milestone                                              bookkeeping no view shows (typed: ``Step``)
@@ -35,6 +36,7 @@ class Event:
     defaults: dict[str, Any] = {}
     call = ""
     hidden = False
+    follows_its_call = False                     # drawn right after the event before it, always
 
     def __init_subclass__(cls) -> None:
         cls.fields = cls.fields + cls.__dict__.get("own", ())     # in this order, whatever sorts __slots__
@@ -183,6 +185,26 @@ class Close(Event):
     __slots__ = own
     defaults = {"local": None, "peer": None, "listening": False}
     call = "close"
+
+
+# -- below the calls (--tcp) ---------------------------------------------------------------------
+class TcpState(Event):
+    """What the kernel said about a connection after a call on it, once the run had settled: this
+    end's TCP state and queues, and the other end's when that is a socket of the run.
+
+    state: as the textbook writes it ("ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT"), or None: the
+    kernel no longer knows the connection; unread: bytes received that the program has not read;
+    unsent: bytes the kernel has not sent yet (None: not readable here).  It is drawn right after
+    its call (``follows_its_call``), whatever else happened meanwhile.
+    """
+
+    own = ("local", "peer", "state", "unread", "unsent", "peer_actor", "peer_state", "peer_unread",
+           "peer_unsent")
+    __slots__ = own
+    defaults = {"unread": None, "unsent": None, "peer_actor": None, "peer_state": None,
+                "peer_unread": None, "peer_unsent": None}
+    call = "tcp"
+    follows_its_call = True
 
 
 # -- words ----------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ after the ``send`` whose bytes it returned, an ``accept`` after the ``connect`` 
 ``b''`` after the peer's ``close`` (or this end's own ``shutdown``), a ``recvfrom`` after the
 ``sendto`` whose datagram it returned (``datagrams``), a waiter after what it waited for (``Recorded.after``); and
 among events free to go next, the lower-ranked actor (the server, then clients in script order)
-goes first.  The same scripted run therefore renders the same way every time.
+goes first; an event that ``follows_its_call`` (a ``TcpState`` reading) comes right after its
+call.  The same scripted run therefore renders the same way every time.
 
 ``datagrams(events)`` pairs each ``sendto`` with the ``recvfrom`` that received its datagram,
 per (from port, to port) in order; one sent to a socket of the run that never received it is
@@ -149,6 +150,11 @@ def canonical(trace: Trace) -> list[Recorded]:
         heads[chosen] += 1
         done.add(record.seq)
         result.append(record)
+        while heads[chosen] < len(threads[chosen]) and threads[chosen][heads[chosen]].event.follows_its_call:
+            record = threads[chosen][heads[chosen]]     # a reading of the kernel: with its call
+            heads[chosen] += 1
+            done.add(record.seq)
+            result.append(record)
     return result
 
 

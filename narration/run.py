@@ -61,6 +61,11 @@ class Run:
         self.flows: dict[tuple, object] = {}
         self.connects_to: dict[int, int] = {}
         self.datagrams: dict[tuple[int, int], int] = {}   # narrated UDP datagrams in flight, by (from port, to port)
+        # --tcp: a thread takes a turn before each call and reads the kernel after it, both once the
+        # run has settled (take_turn, read_settled): the threads waiting for either, by rank.
+        self.tcp = False
+        self._turns: dict[threading.Thread, tuple] = {}
+        self._readers: dict[threading.Thread, tuple] = {}
 
     def actor(self, name: str) -> Actor:
         self.trace.actor_rank.setdefault(name, len(self.trace.actor_rank))
@@ -183,7 +188,14 @@ class Run:
             self._waiting.pop(threading.current_thread(), None)
 
     def quiet(self) -> bool:
-        """True when nothing more can happen without a new turn (see the module docstring)."""
+        """True when nothing more can happen without a new turn (see the module docstring); a
+        thread waiting for its turn or its reading (--tcp) still has that to come."""
+        with self.trace.changed:
+            return not self._turns and not self._readers and self.settled()
+
+    def settled(self) -> bool:
+        """True when every thread waits, with nothing in flight to wake it (those waiting for a turn
+        or a reading, --tcp, included)."""
         with self.trace.changed:
             for thread in self._alive:
                 wakes = self._waiting.get(thread)
@@ -203,6 +215,47 @@ class Run:
                     raise TimeoutError("the scripted run did not settle: a thread is still busy")
                 self._settling.wait(min(remaining, 0.1))   # short steps: Ctrl-C lands on every OS
             return self.trace.record(Milestone("scene", Step.SETTLED), after=self.trace.last_of_each_thread())
+
+    # -- --tcp: one call at a time, the kernel read when all is settled -----------------------
+    def take_turn(self, limit: float = 5.0) -> None:
+        """Before a call (--tcp): wait until the run has settled and this is the lowest-ranked
+        thread that wants a turn.  So one call changes the kernel's state at a time, in an order
+        that depends on ranks, not on the scheduler (a blocking call first waits until it can
+        return at once, then takes its turn).  A run that does not settle within ``limit`` (a wait
+        the run cannot see) goes on rather than hang."""
+        self._wait_settled(lambda me, rank: min(self._turns.values()) == rank, self._turns, limit)
+
+    def read_settled(self, read: Callable[[], None], limit: float = 5.0) -> None:
+        """After a call (--tcp): ``read()`` the kernel's state once the run has settled (nothing in
+        flight, every thread waiting), so the same script gives the same readings every run."""
+        self._wait_settled(lambda me, rank: True, self._readers, limit, read)
+
+    def _wait_settled(self, ready: Callable, queue: dict, limit: float, read: Callable | None = None) -> None:
+        if not self.accounting or self.stopping.is_set():   # a live role, or the run ending: at once
+            if read is not None:
+                read()
+            return
+        me = threading.current_thread()
+        rank = self.trace.thread_rank.get(me.name, (len(self.trace.actor_rank), 0))
+        deadline = time.monotonic() + limit
+        with self._settling:
+            queue[me] = rank
+            self._waiting[me] = lambda: False
+            self._settling.notify_all()
+            try:
+                while True:
+                    late = self.stopping.is_set() or time.monotonic() >= deadline
+                    # readings first: a turn is taken only once every parked reader has read
+                    if late or (self.settled() and (queue is self._readers or not self._readers)
+                                and ready(me, rank)):
+                        if read is not None:
+                            read()
+                        return
+                    self._settling.wait(0.05)    # short steps: Ctrl-C lands at once on every OS
+            finally:
+                queue.pop(me, None)
+                self._waiting.pop(me, None)
+                self._settling.notify_all()
 
     # -- sockets -----------------------------------------------------------------------------
     def register(self, sock) -> None:

@@ -46,6 +46,7 @@ from narration.events import (
     SetTimeout,
     Shutdown,
     Step,
+    TcpState,
     TimedOut,
 )
 from narration.limits import OUT_OF_DESCRIPTORS, SPARE, STEP, TOO_MANY, raise_open_file_limit, readable
@@ -54,6 +55,8 @@ from narration.text import address_text
 
 PAYLOAD_KEPT = 64 * 1024   # bytes of each send/recv kept in the trace; the byte count stays exact
 RAW_GAP = 0.25             # seconds --framing raw leaves for an answer before the next line
+UNKNOWN = "?"              # --tcp: a state this OS does not let us read (a closed connection on macOS)
+ACK_WAIT = 0.5             # seconds --tcp waits for a delayed ACK before it reads a state as it is
 DATAGRAM_STEP = 0.05       # seconds: the same for recvfrom(), which no listener's close wakes at a run's end
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
@@ -102,9 +105,11 @@ class NarratedSocket:
     def listen(self, backlog: int = 16) -> None:
         raise_open_file_limit()
         SPARE.keep()
+        self._turn()
         self.real.listen(backlog)
         self.listening = True
         self._record(Listen(self.actor.name, backlog, self.local))
+        self._settled()
 
     def accept(self) -> tuple[NarratedSocket, tuple]:
         """The textbook accept(); a blocking one waits in short steps, so that closing the listening
@@ -112,6 +117,7 @@ class NarratedSocket:
         blocked accept() on Linux only)."""
         if self.real.gettimeout() == 0.0:
             try:
+                self._turn()
                 real, address = self._accept_now()     # non-blocking: BlockingIOError when nobody waits
             except BlockingIOError:
                 raise
@@ -133,6 +139,7 @@ class NarratedSocket:
                             if deadline is not None and time.monotonic() >= deadline:
                                 raise TimeoutError("timed out")
                             continue
+                        self._turn()
                         real, address = self._accept_now()
                     except (BlockingIOError, InterruptedError):
                         continue
@@ -146,6 +153,7 @@ class NarratedSocket:
             self.accepted += 1
             self._remember(conn)
             self._record(Accept(self.actor.name, conn.local, conn.peer))
+        conn._settled()
         return conn, address[:2]
 
     def _accept_now(self):
@@ -233,6 +241,7 @@ class NarratedSocket:
                             "SOCK_STREAM" if self.real.type == socket.SOCK_STREAM else "SOCK_DGRAM"))
 
     def _connect_once(self, address, *, trying: str | None) -> None:
+        self._turn()
         chosen = self.real.gettimeout()            # the program's own: given back afterwards
         self.real.settimeout(self.run.connect_timeout if chosen is None else chosen)
         try:
@@ -252,6 +261,7 @@ class NarratedSocket:
                 self.run.connects_to[self.peer[1]] = self.run.connects_to.get(self.peer[1], 0) + 1
             self._remember(self)
             self._record(Connect(self.actor.name, self.local, self.peer))
+        self._settled()
 
     # -- data --------------------------------------------------------------------------------
     def sendall(self, data: bytes) -> None:
@@ -261,25 +271,34 @@ class NarratedSocket:
                 # Raw lines have no boundary: a textbook server must get each in a recv() of its own.
                 # Before the next one, give the server a moment to answer the last (a person would).
                 readable(self.real, RAW_GAP)                            # pacing
+        self._turn()
         with self.run.trace.changed:
             self._record_data(SendAll, data)
         self._guard(self.real.sendall, data)
+        self._settled()
 
     def send(self, data: bytes) -> int:
         # Make the call and its record one step, so that the peer's recv of these bytes can never
         # be recorded (or shown live) before this send.
+        self._turn()
         if self.real.gettimeout() == 0.0:
             with self.run.trace.changed:
                 count = self._guard(self.real.send, data)
                 self._record_data(Send, data[:count])
+            self._settled()
             return count
         count = self._guard(self.real.send, data)
         with self.run.trace.changed:
             self._record_data(Send, data[:count])
+        self._settled()
         return count
 
     def recv(self, bufsize: int) -> bytes:
-        if self.real.gettimeout() is not None:     # non-blocking, or a timeout: it ends by itself
+        if self.run.tcp:                           # --tcp: wait until it can return at once, then take a turn
+            self._wait_readable()
+            self._turn()
+            data = self._guard(self.real.recv, bufsize)
+        elif self.real.gettimeout() is not None:     # non-blocking, or a timeout: it ends by itself
             data = self._guard(self.real.recv, bufsize)
         else:
             with self.run.waiting(self.will_wake):
@@ -287,6 +306,7 @@ class NarratedSocket:
         with self.run.trace.changed:
             self._record_data(Recv, data)
             self.at_end = not data
+        self._settled()
         return data
 
     def sendto(self, data: bytes, address) -> int:
@@ -382,6 +402,7 @@ class NarratedSocket:
 
     # -- ending ------------------------------------------------------------------------------
     def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
+        self._turn()
         with self.run.trace.changed:
             self._record(Shutdown(self.actor.name, _HOW[how], self.local, self.peer, self.listening))
             self.shut = True
@@ -391,10 +412,12 @@ class NarratedSocket:
             self.real.shutdown(how)
         except OSError:
             pass   # already closed by the peer: nothing left to shut down
+        self._settled()
 
     def close(self) -> None:
         if self.closed:
             return
+        self._turn()
         with self.run.trace.changed:
             self.closed = True
             self.done_sending = True
@@ -406,6 +429,7 @@ class NarratedSocket:
                 self.real.shutdown(socket.SHUT_RDWR)
         self.real.close()
         self.run.forget(self)
+        self._settled()
 
     def abort(self) -> None:
         """Unnarrated shutdown and close for Ctrl-C: wakes any thread blocked on this socket."""
@@ -464,6 +488,56 @@ class NarratedSocket:
 
     def _record(self, event):
         return self.run.trace.record(event)
+
+    def _turn(self) -> None:
+        """--tcp: one call at a time (``Run.take_turn``), so each reading follows from the calls before."""
+        if self.run.tcp and self.real.type == socket.SOCK_STREAM:
+            self.run.take_turn()
+
+    def _settled(self) -> None:
+        """--tcp: once the run has settled after this call, record what the kernel says about it."""
+        if self.run.tcp and self.real.type == socket.SOCK_STREAM and self.local is not None:
+            self.run.read_settled(self._read_kernel)
+
+    def _wait_readable(self) -> None:
+        """--tcp: wait (as the real call would) until a recv can return at once: bytes, b'' or an
+        error are there.  Timed out as the program's own timeout says."""
+        limit = self.real.gettimeout()
+        if limit == 0.0:
+            return                                   # non-blocking: it returns or raises at once
+        deadline = None if limit is None else time.monotonic() + limit
+        # A timed wait counts as waiting too (for the turns), until its time is up.
+        with self.run.waiting(lambda: self.will_wake() or (deadline is not None and time.monotonic() >= deadline)):
+            while not readable(self.real, STEP if deadline is None else max(0.0, min(STEP, deadline - time.monotonic()))):
+                if self.run.stopping.is_set():
+                    raise Stopped
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError("timed out")
+
+    def _read_kernel(self) -> None:
+        from narration import tcp_state
+
+        def reading(sock) -> tuple:
+            if sock.closed:                      # the kernel may keep it a while: FIN_WAIT_2, TIME_WAIT
+                if not tcp_state.table_readable():
+                    return UNKNOWN, None, None     # never a guess: say it cannot be read
+                return (tcp_state.after_close(sock.local, sock.peer) if sock.peer else None), None, None
+            found = tcp_state.of_socket(sock.real)
+            return (found.state, found.unread, found.unsent) if found else (None, None, None)
+
+        twin = None if self.peer is None or self.listening else self.run.flows.get((tuple(self.peer), tuple(self.local)))
+        deadline = time.monotonic() + ACK_WAIT
+        while True:
+            mine = reading(self)
+            theirs = reading(twin) if twin is not None else (None, None, None)
+            # A state that waits for the peer's ACK (FIN_WAIT_1, LAST_ACK...) may wait for a delayed
+            # ACK, up to 200 ms: read it once that has come, so a run reads the same every time.  The
+            # kernel gives no signal for an ACK: look again, a bounded number of times.
+            if not {mine[0], theirs[0]} & tcp_state.AWAITING_ACK or time.monotonic() >= deadline:
+                break
+            self.run.stopping.wait(0.005)
+        self._record(TcpState(self.actor.name, self.local, self.peer, *mine,
+                              twin.actor.name if twin is not None else None, *theirs))
 
     def _record_data(self, kind, data: bytes) -> None:
         """Record a send or recv (under the trace's lock) and move this direction's byte count on."""

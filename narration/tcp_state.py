@@ -4,9 +4,10 @@ and the bytes waiting in its queues, read without privileges, as each OS allows.
     of_socket(sock)          -> Reading | None   an open socket: state, unread and unsent bytes
     after_close(local, peer) -> str | None       a closed one's connection, from the OS's table
                                                  (TIME_WAIT, FIN_WAIT_2, LAST_ACK ...), or None
+    table_readable()                             whether that table can be read here
     UNREADABLE                                   why the state cannot be read here, or ""
 
-- Linux: ``TCP_INFO`` (its first byte is the state), ``SIOCINQ``/``SIOCOUTQ`` for the queues, and
+- Linux: ``TCP_INFO`` (its first byte is the state), ``SIOCINQ``/``SIOCOUTQNSD`` for the queues, and
   ``/proc/net/tcp`` (and ``tcp6``) for a connection whose socket is closed;
 - macOS: ``TCP_CONNECTION_INFO`` (its first byte is the state) and ``FIONREAD``; the unsent count
   and closed connections are not readable without privileges;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,7 +31,11 @@ LINUX_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT_1",
 DARWIN_STATES = {0: "CLOSED", 1: "LISTEN", 2: "SYN_SENT", 3: "SYN_RECV", 4: "ESTABLISHED",
                  5: "CLOSE_WAIT", 6: "FIN_WAIT_1", 7: "CLOSING", 8: "LAST_ACK", 9: "FIN_WAIT_2",
                  10: "TIME_WAIT"}
-SIOCINQ, SIOCOUTQ = 0x541B, 0x5411               # Linux ioctls: bytes to read, bytes not yet acknowledged
+# Linux ioctls: bytes to read; bytes not sent yet (SIOCOUTQ would add those sent and not yet
+# acknowledged, which a delayed ACK keeps for up to 40 ms: a reading that would change run to run).
+SIOCINQ, SIOCOUTQNSD = 0x541B, 0x894B
+# States that last until the peer's ACK comes, which the peer may delay (delayed ACK, up to 200 ms).
+AWAITING_ACK = {"SYN_SENT", "SYN_RECV", "FIN_WAIT_1", "CLOSING", "LAST_ACK"}
 FIONREAD_DARWIN = 0x4004667F
 TCP_CONNECTION_INFO = 0x106                      # macOS <netinet/tcp.h>
 
@@ -42,7 +48,7 @@ else:
 
 class Reading(NamedTuple):
     """One look at a socket: its state, bytes received and not yet read by the program, and bytes
-    sent and not yet acknowledged by the peer (None where the OS does not say)."""
+    the program sent that the kernel has not sent yet (None where the OS does not say)."""
 
     state: str
     unread: int | None
@@ -69,7 +75,7 @@ def of_socket(sock: socket.socket) -> Reading | None:
                 return None
             if state == "LISTEN":               # a listener's queues count connections, not bytes
                 return Reading(state, None, None)
-            return Reading(state, _ioctl_count(sock, SIOCINQ), _ioctl_count(sock, SIOCOUTQ))
+            return Reading(state, _ioctl_count(sock, SIOCINQ), _ioctl_count(sock, SIOCOUTQNSD))
         if sys.platform == "darwin":
             code = sock.getsockopt(socket.IPPROTO_TCP, TCP_CONNECTION_INFO, 8)[0]
             state = DARWIN_STATES.get(code)
@@ -93,6 +99,19 @@ def _table_address(text: str, v6: bool) -> tuple[str, int]:
             address = address.removeprefix("::ffff:")
         return address, int(port, 16)
     return socket.inet_ntop(socket.AF_INET, words), int(port, 16)
+
+
+@cache
+def table_readable() -> bool:
+    """Whether ``after_close`` can read the OS's connection table here (Linux's /proc/net/tcp)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        with Path("/proc/net/tcp").open(encoding="ascii") as table:
+            table.readline()
+    except OSError:
+        return False                                # a hardened system
+    return True
 
 
 def after_close(local: tuple, peer: tuple) -> str | None:

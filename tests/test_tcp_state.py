@@ -67,3 +67,70 @@ def test_a_closed_or_udp_socket_has_no_reading():
     assert tcp_state.of_socket(udp) is None
     udp.close()
     assert tcp_state.of_socket(udp) is None
+
+
+# -- --tcp: the states beside each call of a run ------------------------------------------------------
+def tcp_run(mode: str):
+    """A scripted run of ``mode`` with --tcp, as demo.py makes it."""
+    import demo
+    import modes
+    from narration.run import Run
+
+    run = Run()
+    run.tcp = True
+    demo.play(modes.load(mode), run, demo.parse_arguments(["--mode", mode, "--tcp"]))
+    run.finish()
+    return run
+
+
+@linux
+def test_echo_shows_each_state_as_it_really_occurs():
+    from conftest import shown
+
+    events = shown(tcp_run("echo"))
+    readings = [event for event in events if event.call == "tcp"]
+    after = {events[events.index(reading) - 1].call for reading in readings}
+    assert after == {"listen", "connect", "accept", "sendall", "recv", "close"}   # each right after its call
+    seen = [(reading.actor, reading.state) for reading in readings] + \
+           [(reading.peer_actor, reading.peer_state) for reading in readings if reading.peer_actor]
+    assert ("server", "LISTEN") in seen and ("client", "ESTABLISHED") in seen
+    closes = [reading for reading in readings if events[events.index(reading) - 1].call == "close"]
+    server_close, client_close = closes[0], closes[1]          # the server closes first (the seed's rule)
+    assert (server_close.actor, server_close.state) == ("server", "FIN_WAIT_2")
+    assert server_close.peer_state == "CLOSE_WAIT"              # the client got the FIN, and has not closed
+    assert (client_close.actor, client_close.peer_actor, client_close.peer_state) == ("client", "server", "TIME_WAIT")
+
+
+@linux
+def test_queued_bytes_are_what_was_sent_and_not_yet_received():
+    """At each reading, an end's unread bytes are exactly what its peer has sent minus what it has
+    received so far, as the events say."""
+    from conftest import shown
+
+    events = shown(tcp_run("relay"))
+    sent: dict[tuple, int] = {}
+    received: dict[tuple, int] = {}
+    checked = 0
+    for event in events:
+        if event.call in ("send", "sendall"):
+            sent[(tuple(event.local), tuple(event.peer))] = sent.get((tuple(event.local), tuple(event.peer)), 0) + event.size
+        elif event.call == "recv":
+            received[(tuple(event.local), tuple(event.peer))] = received.get((tuple(event.local), tuple(event.peer)), 0) + event.size
+        elif event.call == "tcp" and event.peer is not None:
+            for here, there, unread in ((event.local, event.peer, event.unread), (event.peer, event.local, event.peer_unread)):
+                if unread is None:
+                    continue
+                flow, back = (tuple(here), tuple(there)), (tuple(there), tuple(here))
+                assert unread == sent.get(back, 0) - received.get(flow, 0), event
+                checked += 1
+    assert checked > 40
+
+
+@linux
+def test_a_tcp_run_renders_the_same_every_time(tmp_path):
+    from test_screenshots import shoot_three
+
+    for args in (["--mode", "echo"], ["--mode", "chat"], ["--mode", "ordering", "--view", "ladder"]):
+        runs = shoot_three(tmp_path, ".txt", *args, "--tcp")
+        assert runs[0] == runs[1] == runs[2], args
+        assert b"TIME_WAIT" in runs[0] or b"CLOSE_WAIT" in runs[0]

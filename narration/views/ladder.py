@@ -75,7 +75,13 @@ class LadderView:
             title = name if len(name) <= lane - 2 else name[:lane - 3] + "…"
             self._put(header, max(0, centre - len(title) // 2), title, narrator.style_of(name), width)
         yield self._finish(header)
+        shown_states: dict[tuple, str] = {}      # --tcp: the state last written on each lane, per connection
         for index, event in enumerate(self.events):
+            if event.call == "tcp":               # lane labels where a state changed; no step of its own
+                row = self._row(width, centres)
+                if self._states(row, event, centres, lane, width, shown_states):
+                    yield self._finish(row)
+                continue
             narrator.learn(event)
             row = self._row(width, centres)
             self._put(row, 0, f"{narrator.step:>3}", "step", width)
@@ -84,6 +90,26 @@ class LadderView:
             yield self._finish(row)
 
     # -- drawing -----------------------------------------------------------------------------
+    def _states(self, row, event: Event, centres: dict, lane: int, width: int, shown: dict) -> bool:
+        """A kernel reading (--tcp) as labels on the lanes of both ends, where a state changed."""
+        from narration.views.log import tcp_words
+
+        wrote = False
+        ends = [(event.actor, (event.local, event.peer), event.state, event.unread, event.unsent)]
+        if event.peer_actor is not None:
+            ends.append((event.peer_actor, (event.peer, event.local), event.peer_state, event.peer_unread,
+                         event.peer_unsent))
+        for actor, connection, state, unread, unsent in ends:
+            words = tcp_words(state, unread, unsent)
+            key = (actor, connection)
+            if actor not in centres or shown.get(key) == words:
+                continue
+            shown[key] = words
+            self._put(row, centres[actor], "◇", "tcp.mark", width)
+            self._label(row, centres[actor] + 2, Text(words, style="tcp.state"), width, limit=lane - 3)
+            wrote = True
+        return wrote
+
     def _draw(self, row, event: Event, centres: dict, room: int, width: int, narrator: Narrator, *,
               lost: bool = False) -> None:
         me = centres[event.actor]

@@ -102,6 +102,9 @@ class Narrator:
     def line(self, event: Event, time: float | None = None) -> EventLine | None:
         if event.hidden:
             return None
+        if event.call == "tcp":                   # beneath its call, in the call's column: no step of its own
+            width = 4 + ACTOR_WIDTH + 1 + (9 if self.look.times and not self.look.normalise and time is not None else 0)
+            return EventLine(Text(" " * width), tcp_text(event))
         self.learn(event)
         prefix = Text()
         prefix.append(f"{self.step:>3} ", style="step")
@@ -180,6 +183,24 @@ class Narrator:
         if len(shown) < event.size:
             body.append(f" …(+{event.size - len(shown)} B)", style="bytes")
         return body
+
+
+def tcp_words(state: str | None, unread: int | None, unsent: int | None) -> str:
+    """``ESTABLISHED``, ``CLOSE_WAIT, 27 B unread``, ``gone`` (the kernel has forgotten it), or
+    ``not readable here`` (a closed connection, where the OS keeps its table to itself)."""
+    queues = [f"{count} B {what}" for count, what in ((unread, "unread"), (unsent, "unsent")) if count]
+    return ", ".join(["not readable here" if state == "?" else state or "gone", *queues])
+
+
+def tcp_text(event: Event) -> Text:
+    """A kernel reading (--tcp): this end's state and queues, then the other end's."""
+    text = Text("┆ tcp ", style="tcp.mark")
+    text.append(f"{event.actor}: ", style="tcp")
+    text.append(tcp_words(event.state, event.unread, event.unsent), style="tcp.state")
+    if event.peer_actor is not None:
+        text.append(f" · {event.peer_actor}: ", style="tcp")
+        text.append(tcp_words(event.peer_state, event.peer_unread, event.peer_unsent), style="tcp.state")
+    return text
 
 
 def called(event: Event) -> str:

@@ -37,6 +37,9 @@ STYLES = {
     "arrow.recv": "bold cyan",
     "arrow.lost": "bold red",
     "rule": "dim",
+    "tcp": "default",
+    "tcp.mark": "dim",
+    "tcp.state": "bold cyan",
     "quiz.ask": "bold yellow",
     "quiz.choice": "default",
     "quiz.right": "bold green",
@@ -44,7 +47,7 @@ STYLES = {
 }
 # On white, dimming blends too far towards the background, and a payload wants a light box.
 LIGHT_STYLES = {**STYLES, "step": "#59636e", "time": "#59636e", "bytes": "#59636e", "rule": "#59636e",
-                "say.mark": "#59636e",
+                "say.mark": "#59636e", "tcp.mark": "#59636e",
                 "note": "italic #59636e", "payload": "#1f2328 on #eef1f4", "payload.escape": "yellow on #eef1f4"}
 
 # Background, foreground, then the 8 normal and 8 bright ANSI colours, in ANSI order (black, red,
