@@ -11,6 +11,10 @@ def detail(event: Event) -> str:
     if call == "socket":
         return f"{event.family}, {event.kind}"
     if call == "setsockopt":
+        if event.option == "SO_LINGER" and isinstance(event.value, bytes) and len(event.value) >= 4:
+            import struct                     # struct linger: two ints (two u_shorts on Windows)
+            on, seconds = struct.unpack("HH" if len(event.value) == 4 else "ii", event.value[:8])
+            return f"SO_LINGER = {'on' if on else 'off'}, {seconds} s" + (": close() resets" if on and not seconds else "")
         return f"{event.option} = {event.value}"
     if call == "bind":
         asked, got = address_text(event.asked), address_text(event.local)
