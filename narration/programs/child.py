@@ -143,7 +143,9 @@ class Reporter:
                     with _waiting_lock:
                         idle = _everyone_idle()
                     with self.lock:
-                        count = self.count - self.answers    # the program's own reports, not these
+                        # What the program has done so far: its reports (not these answers) and
+                        # the calls folded without a report of their own.
+                        count = self.count - self.answers + _FOLDED[0]
                         self.answers += 1
                     self.report(-1, "idle", idle, count, now=True)
 
@@ -187,6 +189,7 @@ class _Folded:
 
 
 _folding: dict[int, _Folding] = {}
+_FOLDED = [0]           # calls folded so far (no report of their own): activity the narrator must see
 
 
 def _report_folds(number: int) -> None:
@@ -470,6 +473,7 @@ class NarratedSocket(_RealSocket):
                     folded.count += 1
                     folded.size += size
                     folded.end += size
+                    _FOLDED[0] += 1
                     if len(folded.data) < KEPT:
                         folded.data += bytes(data[:KEPT - len(folded.data)])
                     state.streak += 1

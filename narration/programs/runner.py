@@ -101,7 +101,9 @@ class Session:
             previous: Program | None = None
             for program in self.programs:
                 self._start(program, after=previous)
-                self._wait(program.released.is_set, READY_TIMEOUT)
+                if not self._wait(program.released.is_set, READY_TIMEOUT) and program is not self.programs[-1]:
+                    self.trace.record(Note(program.name, f"did not listen, connect or exit within {READY_TIMEOUT:g} s:"
+                                                         " the next program starts anyway"), thread=program.thread(0))
                 previous = program
             clients = [program for program in self.programs if not program.server]
             if clients:
