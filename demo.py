@@ -249,8 +249,8 @@ def refuse_idle_flags(options) -> None:
                 raise UsageError(f"--{flag} shows a whole run made in this process: drop --role {options.role}")
         if options.view != "log":
             raise UsageError(f"--view {options.view} draws a finished run: a --role shows its calls as they happen")
-    if options.quiz and (options.interactive or options.role != "both"):
-        raise UsageError("--quiz replays a finished run made in this process: not with --interactive or --role")
+    if options.quiz and options.interactive:
+        raise UsageError("--quiz asks before calls of a replay or of your own end (--role): not with --interactive")
     if options.interactive and (options.step or options.pace):
         raise UsageError("--step and --pace replay a finished run: not with --interactive, which shows it live")
     if options.interactive and options.view != "log":
@@ -350,6 +350,7 @@ def run_server_role(options, run, console) -> Exit:
 
     mode = modes.load(options.mode)
     me = run.actor("server")
+    quiz_for_the_person(options, run, console)
     with shown_live(run, console, options):
         server = run.start(me, server_of(mode, options), me, (options.host, options.port), run.ready,
                            critical=True)
@@ -358,6 +359,8 @@ def run_server_role(options, run, console) -> Exit:
             me.note(line)
         wait_for_end(run, server, PATIENCE)   # in short steps: Ctrl-C lands on every OS
         run.finish(timeout=1.0)          # the mode's rules ended it: let replies in flight go out first
+    if run.quiz is not None:
+        console.print(run.quiz.score(), style="quiz.ask", markup=False)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
@@ -372,12 +375,25 @@ def run_client_role(options, run, console) -> Exit:
     mode = modes.load(options.mode)
     run.raw_lines = options.framing == "raw"
     lines = options.send or TypedLines("you> ", stopping=run.stopping)
+    quiz_for_the_person(options, run, console, None if options.send else lines)
     with shown_live(run, console, options):
         perform(run, Scene(parts={"client": ()}), mode.client, (options.host, options.port), lines,
                 person="client")
+    if run.quiz is not None:
+        console.print(run.quiz.score(), style="quiz.ask", markup=False)
     if run.failures:
         raise run.failures[0]
     return Exit.OK
+
+
+def quiz_for_the_person(options, run, console, typed=None) -> None:
+    """--quiz in a split role: questions before this end's own calls, answered on the keyboard
+    (the same typed lines as the messages, when the role reads any)."""
+    if options.quiz:
+        from narration.keyboard import TypedLines
+        from narration.views.quiz import LiveQuiz
+
+        run.quiz = LiveQuiz(console, typed if typed is not None else TypedLines("answer> ", stopping=run.stopping))
 
 
 def server_of(mode, options):

@@ -64,6 +64,7 @@ class Run:
         # --tcp: a thread takes a turn before each call and reads the kernel after it, both once the
         # run has settled (take_turn, read_settled): the threads waiting for either, by rank.
         self.tcp = False
+        self.quiz = None           # a split role's --quiz (narration.views.quiz.LiveQuiz): asks before calls
         self._turns: dict[threading.Thread, tuple] = {}
         self._readers: dict[threading.Thread, tuple] = {}
 

@@ -112,6 +112,16 @@ class NarratedSocket:
         self._settled()
 
     def accept(self) -> tuple[NarratedSocket, tuple]:
+        """The textbook accept() (asked about first, in a split role's --quiz)."""
+        if self.run.quiz is None:
+            return self._accept()
+        self.run.quiz.ask(self.actor.name, "accept")
+        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
+        conn, address = self._accept()
+        self.run.quiz.tell("accept", 0 if ready else 1, "returned at once" if ready else "waited for a client")
+        return conn, address
+
+    def _accept(self) -> tuple[NarratedSocket, tuple]:
         """The textbook accept(); a blocking one waits in short steps, so that closing the listening
         socket, or the run stopping, ends it on every OS (shutdown() on a listening socket wakes a
         blocked accept() on Linux only)."""
@@ -193,6 +203,15 @@ class NarratedSocket:
             SPARE.keep()
 
     def connect(self, address) -> None:
+        """The textbook connect() (asked about first, in a split role's --quiz)."""
+        if self.run.quiz is None:
+            return self._connect(address)
+        self.run.quiz.ask(self.actor.name, "connect")
+        self._connect(address)              # a failure is narrated as itself, not as an answer
+        self.run.quiz.tell("connect", 1, "returned: the server's accept() comes when it comes")
+        return None
+
+    def _connect(self, address) -> None:
         """The textbook connect(); a host name is tried at each address it resolves to, in order,
         each try narrated (``localhost`` is often ::1 first, and a server may listen on 127.0.0.1)."""
         tries = self._addresses(address)
@@ -294,6 +313,21 @@ class NarratedSocket:
         return count
 
     def recv(self, bufsize: int) -> bytes:
+        """The textbook recv() (asked about first, in a split role's --quiz)."""
+        if self.run.quiz is None:
+            return self._recv(bufsize)
+        self.run.quiz.ask(self.actor.name, "recv")
+        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
+        try:
+            data = self._recv(bufsize)
+        except TimeoutError:
+            self.run.quiz.tell("recv", 1, "waited, then gave up (its timeout)")
+            raise
+        self.run.quiz.tell("recv", 2 if not data else 0 if ready else 1,
+                           "returned b''" if not data else f"{'' if ready else 'waited, then '}returned {len(data)} B")
+        return data
+
+    def _recv(self, bufsize: int) -> bytes:
         if self.run.tcp:                           # --tcp: wait until it can return at once, then take a turn
             self._wait_readable()
             self._turn()
@@ -325,6 +359,20 @@ class NarratedSocket:
         return count
 
     def recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
+        """The textbook recvfrom() (asked about first, in a split role's --quiz)."""
+        if self.run.quiz is None:
+            return self._recvfrom(bufsize)
+        self.run.quiz.ask(self.actor.name, "recvfrom")
+        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
+        try:
+            data, source = self._recvfrom(bufsize)
+        except TimeoutError:
+            self.run.quiz.tell("recvfrom", 2, "timed out")
+            raise
+        self.run.quiz.tell("recvfrom", 0 if ready else 1, f"{'' if ready else 'waited, then '}returned {len(data)} B")
+        return data, source
+
+    def _recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
         """The textbook recvfrom(): one whole datagram and the address it came from.  A datagram
         longer than ``bufsize`` is cut (the OS discards the rest: nothing waits for a next call).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, run_demo, run_mode
 
 from narration import events as ev
@@ -78,3 +79,58 @@ def test_quiz_is_a_replay_of_a_run_made_here():
     for extra in (["--interactive"], ["--role", "server"]):
         result = run_demo("--mode", "echo", "--quiz", *extra)
         assert result.returncode == 2 and "--quiz" in result.stderr
+
+
+def blocked_in_poll(pid: int) -> bool:
+    """Whether a thread of process ``pid`` sleeps in poll() (Linux: /proc/PID/task/*/wchan): the
+    client's recv waiting for bytes.  The kernel's word for it is the only signal there is."""
+    import glob
+
+    for wchan in glob.glob(f"/proc/{pid}/task/*/wchan"):
+        try:
+            with open(wchan, encoding="ascii") as where:
+                if "poll" in where.read():
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sees the client blocked through /proc/PID/task/*/wchan")
+def test_a_person_in_the_client_role_is_asked_before_their_own_calls(background):
+    """A textbook server the test drives, so that one recv must block and the other cannot."""
+    import select
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = background("--mode", "echo", "--role", "client", "--port", str(listener.getsockname()[1]), "--quiz")
+
+        def answer(text: str) -> None:
+            client.process.stdin.write(text.encode() + b"\n")
+            client.process.stdin.flush()
+
+        client.wait_for("? client calls connect(): what happens next?")
+        answer("b")
+        conn, _ = listener.accept()
+        with conn:
+            answer("hello")
+            assert conn.recv(100) == b"hello\n"
+            client.wait_for_count(r"\? client calls recv\(\)", 1)
+            answer("b")                                      # nothing sent yet: it must block
+            for _ in range(1000):                            # bounded: until the recv is waiting
+                if blocked_in_poll(client.process.pid):
+                    break
+                select.select([], [], [], 0.005)
+            conn.sendall(b"ECHO: hello\n")
+            client.wait_for("waited, then returned")
+            answer("quit")
+            assert conn.recv(100) == b"quit\n"
+            conn.sendall(b"BYE\n")                           # before the question: it returns at once
+            client.wait_for_count(r"\? client calls recv\(\)", 2)
+            answer("a")
+            code, out, err = client.finish()
+    assert code == 0, err
+    assert out.count("✓ right") == 3
+    assert "quiz: 3 of 3 right" in out

@@ -21,6 +21,20 @@ from __future__ import annotations
 from typing import NamedTuple
 
 LETTERS = "abc"
+CHOICES = {
+    "recv": ("it returns at once, with bytes already waiting",
+             "it blocks (waits) until the peer sends",
+             "it returns b'': the peer has closed its side"),
+    "accept": ("it returns at once: a client has already connected",
+               "it blocks (waits) until a client connects",
+               "it fails: nobody has called connect()"),
+    "connect": ("it blocks until the server calls accept()",
+                "it returns once the kernel has completed the handshake, even before accept()",
+                "it fails: the server must call accept() first"),
+    "recvfrom": ("it returns a whole datagram that is already waiting",
+                 "it blocks (waits) until a datagram arrives",
+                 "it gives up: its timeout runs out first"),
+}
 
 
 class Question(NamedTuple):
@@ -56,9 +70,7 @@ def questions(records: list) -> dict[int, Question]:
 def _ask(events: list, index: int, event, before: int) -> Question | None:
     who, call = event.actor, event.call
     if call == "recv":
-        choices = ("it returns at once, with bytes already waiting",
-                   "it blocks (waits) until the peer sends",
-                   "it returns b'': the peer has closed its side")
+        choices = CHOICES["recv"]
         if event.size == 0:
             return Question(index, f"{who} calls recv(): what happens next?", choices, 2, "returned b''")
         sent = _sender(events, index, event)
@@ -70,9 +82,7 @@ def _ask(events: list, index: int, event, before: int) -> Question | None:
     if call == "recvfrom" or (call == "timeout" and event.waited == "recvfrom"):
         return _recvfrom(events, index, event, before)      # a recvfrom that gave up shows as "timeout"
     if call == "accept":
-        choices = ("it returns at once: a client has already connected",
-                   "it blocks (waits) until a client connects",
-                   "it fails: nobody has called connect()")
+        choices = CHOICES["accept"]
         connected = next((i for i in range(index) if events[i].call == "connect"
                           and _flow(events[i]) == (tuple(event.peer), tuple(event.local))), None)
         if connected is None:
@@ -81,18 +91,14 @@ def _ask(events: list, index: int, event, before: int) -> Question | None:
         return Question(index, f"{who} calls accept(): what happens next?", choices, 1 if waited else 0,
                         "waited for a client" if waited else "returned at once")
     if call == "connect":
-        choices = ("it blocks until the server calls accept()",
-                   "it returns once the kernel has completed the handshake, even before accept()",
-                   "it fails: the server must call accept() first")
+        choices = CHOICES["connect"]
         return Question(index, f"{who} calls connect(): what happens next?", choices, 1,
                         "returned before any accept()")
     return None
 
 
 def _recvfrom(events: list, index: int, event, before: int) -> Question | None:
-    choices = ("it returns a whole datagram that is already waiting",
-               "it blocks (waits) until a datagram arrives",
-               "it gives up: its timeout runs out first")
+    choices = CHOICES["recvfrom"]
     asks = f"{event.actor} calls recvfrom(): what happens next?"
     if event.call == "timeout":
         return Question(index, asks, choices, 2, "timed out")
@@ -124,3 +130,41 @@ def answered(typed: str | None) -> int | None:
     if text in ("1", "2", "3"):
         return int(text) - 1
     return None
+
+
+class LiveQuiz:
+    """The quiz in a split role (``--role client --quiz``), for the person at that end: before
+    each of their own accept, connect, recv and recvfrom, ask; after it, say what happened.
+
+    The narrated socket asks (``ask``) before the real call, having looked whether it can return
+    at once, and tells the outcome (``tell``) after it.  Answers are the next typed lines, the same
+    lines the role reads (so a person types an answer, then their next message).
+    """
+
+    def __init__(self, console, answers) -> None:
+        self.console = console
+        self.answers = answers
+        self.asked = self.right = 0
+        self.choice: int | None = None
+
+    def ask(self, actor: str, call: str) -> None:
+        from rich.text import Text
+
+        self.asked += 1
+        self.console.print(Text(f"? {actor} calls {call}(): what happens next? (type a, b or c)", style="quiz.ask"))
+        for letter, choice in zip(LETTERS, CHOICES[call]):
+            self.console.print(Text(f"   {letter}) {choice}", style="quiz.choice"))
+        self.choice = answered(next(self.answers, None))
+
+    def tell(self, call: str, answer: int, happened: str) -> None:
+        from rich.text import Text
+
+        truth = f"{LETTERS[answer]}) {CHOICES[call][answer]}: {happened}"
+        if self.choice == answer:
+            self.right += 1
+            self.console.print(Text(f"✓ right: {truth}", style="quiz.right"))
+        else:
+            self.console.print(Text(f"{'✗' if self.choice is not None else '→'} it was {truth}", style="quiz.wrong"))
+
+    def score(self) -> str:
+        return f"quiz: {self.right} of {self.asked} right"
