@@ -75,10 +75,9 @@ def test_the_replay_asks_reads_the_answers_and_scores():
     assert "connect" in lines[first + 5]         # the question, 3 choices, the answer, then the call
 
 
-def test_quiz_is_a_replay_of_a_run_made_here():
-    for extra in (["--interactive"], ["--role", "server"]):
-        result = run_demo("--mode", "echo", "--quiz", *extra)
-        assert result.returncode == 2 and "--quiz" in result.stderr
+def test_quiz_is_not_for_a_live_view_of_both_ends():
+    result = run_demo("--mode", "echo", "--quiz", "--interactive")
+    assert result.returncode == 2 and "--quiz" in result.stderr
 
 
 def blocked_in_poll(pid: int) -> bool:
