@@ -33,7 +33,7 @@ CHILD = str(Path(__file__).resolve().parent / "child.py")
 READY_TIMEOUT = 10.0    # seconds a program may take to listen, connect or exit before the next starts anyway
 STOP_GRACE = 3.0        # seconds a server has to stop once told, before it is ended
 STEP = 0.2              # seconds: how often the main thread's waits look up (Ctrl-C lands at once)
-QUIET = 0.5             # seconds between asking whether a scripted run can still move at all
+QUIET = 0.25            # seconds between asking whether a scripted run can still move at all
 
 
 class Program:
@@ -141,7 +141,7 @@ class Session:
         more can happen (every program idle twice over, no report between: a receiving thread
         waiting for ever after its input ended) is stopped as Ctrl-C would stop it."""
         while not self._wait(lambda: all(program.done() for program in clients), QUIET):
-            if self.typed is None and self._quiet() and self._quiet():
+            if self.typed is None and self._quiet():
                 for program in clients:
                     if not program.exited.is_set():
                         program.stopped_when_quiet = True
@@ -150,7 +150,14 @@ class Session:
                 return
 
     def _quiet(self) -> bool:
-        """Whether every running program says it is idle, with no report since the last time asked."""
+        """Whether every running program says twice over that it is idle, having done nothing in
+        between (its reports and folded calls counted)."""
+        first = self._answers()
+        return first is not None and self._answers() == first
+
+    def _answers(self) -> list | None:
+        """Each running program's answer to "idle?": its count of what it has done, or None if
+        one of them is not idle (or does not answer in time)."""
         running = [p for p in self.programs if not p.exited.is_set() and p.reports is not None]
         with self.changed:
             for program in running:
@@ -159,11 +166,8 @@ class Session:
             with contextlib.suppress(OSError):
                 program.reports.sendall(b"idle?\n")
         self._wait(lambda: all(p.idle is not None or p.exited.is_set() for p in running), QUIET)
-        answers = [(p.idle or (False, -1)) for p in running]
-        counts = [count for _, count in answers]
-        quiet = all(idle for idle, _ in answers) and counts == getattr(self, "_last_counts", None)
-        self._last_counts = counts
-        return quiet
+        answers = [p.idle or (False, -1) for p in running]
+        return [count for _, count in answers] if all(idle for idle, _ in answers) else None
 
     def close(self) -> None:
         """Every process ended, every connection closed (also on Ctrl-C)."""
