@@ -673,3 +673,33 @@ def test_a_programs_own_exit_status_stderr_and_bytes_written_to_stdout(tmp_path)
     assert said(events, "leaves") == ["bytes out"]
     assert [e.text for e in of(events, "leaves", "error")] == ["to stderr"]
     assert notes(events, "leaves") == ["exited with status 3"]
+
+
+def test_a_server_with_its_own_sigint_handler_is_stopped_through_it(tmp_path):
+    write(tmp_path, {
+        "polite.py": """\
+            import signal, socket, sys
+
+            def bye(signum, frame):
+                print("caught SIGINT, closing")
+                server.close()
+                sys.exit(0)
+
+            signal.signal(signal.SIGINT, bye)
+            server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(conn.recv(100))
+                conn.close()
+            """,
+        "once.py": """\
+            import socket, sys
+            with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+                s.sendall(b"x")
+                print(s.recv(10).decode())
+            """})
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"polite.py {port}"), ("run", f"once.py {port}")])
+    assert said(events, "polite") == ["caught SIGINT, closing"]
+    assert [e.call for e in of(events, "polite")][-4:] == ["note", "say", "close", "note"]
+    assert notes(events, "polite") == [records.STOPPED, "exited with status 0"]

@@ -33,9 +33,10 @@ Stopping a server
 -----------------
 When the narrator says ``stop`` (every client has exited), the program is stopped as Ctrl-C
 would stop it, but only once it is idle: every thread is waiting in a narrated call (accept, recv,
-recvfrom, select) with nothing to read.  The main thread then gets ``KeyboardInterrupt`` from
-that call (the program's own ``except KeyboardInterrupt`` runs, as in a terminal); threads still
-waiting once the main thread has finished end quietly.  Waits are taken in short steps to see
+recvfrom, select) with nothing to read.  The main thread then gets SIGINT (the program's own
+handler runs, by default raising ``KeyboardInterrupt`` from that call, so its own
+``except KeyboardInterrupt`` runs, as in a terminal); threads still waiting once the main
+thread has finished end quietly.  Waits are taken in short steps to see
 this, with one readiness check first, so a call whose data is already there costs one poll().
 """
 import _thread
@@ -47,6 +48,7 @@ import os
 import runpy
 import select
 import selectors
+import signal
 import socket
 import sys
 import threading
@@ -273,7 +275,12 @@ def _everyone_idle() -> bool:
 
 
 def _stop_if_idle() -> None:
-    """Called by a waiting thread at each step: stop the program here if it is idle."""
+    """Called by a waiting thread at each step: stop the program here if it is idle.
+
+    The main thread gets SIGINT as Ctrl-C gives it (``_thread.interrupt_main``, the same on every
+    OS): the program's own handler runs, by default raising KeyboardInterrupt in this call.
+    Threads still waiting once the main thread has finished end quietly (SystemExit).
+    """
     if not REPORTER.stop.is_set():
         return
     with _waiting_lock:
@@ -282,12 +289,16 @@ def _stop_if_idle() -> None:
             return
         first = not _stopped["said"]
         _stopped["said"] = True
-        del _waiting[threading.current_thread()]
+        if main and not first:
+            return                  # Ctrl-C is pressed once; a program that ignores it carries on
+        if not main:
+            del _waiting[threading.current_thread()]
     if first:
         _report_every_fold()        # every other thread is idle: its folds are complete
         report("stopped")
     if main:
-        raise KeyboardInterrupt     # as Ctrl-C in a terminal: the program's own handler runs
+        _thread.interrupt_main(signal.SIGINT)
+        return
     raise SystemExit                # a thread still waiting after the main thread has finished
 
 

@@ -40,8 +40,8 @@ from narration.events import (
 
 KEPT = 4096         # payload bytes a folded event keeps (its size stays exact)
 SHOWN = 12          # data calls in a row a thread shows one by one before folding begins
-STOPPED = "all clients exited: stopped as by Ctrl-C (KeyboardInterrupt)"
-QUIET_STOP = "nothing more could happen: stopped as by Ctrl-C (KeyboardInterrupt)"
+STOPPED = "all clients exited: stopped as by Ctrl-C (SIGINT)"
+QUIET_STOP = "nothing more could happen: stopped as by Ctrl-C (SIGINT)"
 _STREAM = {"send": Send, "sendall": SendAll, "recv": Recv}
 _DATAGRAM = {"sendto": SendTo, "recvfrom": RecvFrom}
 
