@@ -179,16 +179,7 @@ class Fold:
             return False
         if not size or not isinstance(size, int) or not isinstance(start, int):
             return False                 # an end of stream (b'') never folds: it is what a student looks for
-        for run in reversed(self._last.get(thread, ())):   # the last call again, or the one before (turns)
-            if run.kind == kind and run.end == start and run.local == local and run.peer == peer:
-                run.count += 1
-                run.size += size
-                run.end = start + size
-                if run.kept < KEPT:
-                    run.payloads.append(payload)
-                    run.kept += size
-                return True
-        return False
+        return self._extend(thread, kind, 1, size, start, payload, local, peer)
 
     def _more(self, thread: str, fields: list) -> bool:
         """``more``: [kind, count, size, start, payload, local, peer], folded into the thread's
@@ -199,6 +190,11 @@ class Fold:
             return True                  # malformed: dropped
         if not all(isinstance(value, int) for value in (count, size, start)):
             return True
+        return self._extend(thread, kind, count, size, start, payload, local, peer)
+
+    def _extend(self, thread: str, kind: str, count: int, size: int, start: int, payload: str, local, peer) -> bool:
+        """Fold ``count`` calls into the thread's last call, or the one before it (turns), when
+        they continue it; True if they did."""
         for run in reversed(self._last.get(thread, ())):
             if run.kind == kind and run.end == start and run.local == local and run.peer == peer:
                 run.count += count
