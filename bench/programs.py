@@ -169,7 +169,7 @@ def measure(repeats: int = 3) -> dict:
         for name, text in (("server.py", ECHO_SERVER), ("client.py", ECHO_CLIENT),
                            ("sink.py", SINK_SERVER), ("bulk.py", BULK_CLIENT)):
             (folder / name).write_text(text)
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         return {
             "budget_ratio": BUDGET,
             "load_average_before": load,
@@ -197,9 +197,10 @@ def markdown(figures: dict) -> list[str]:
     ]
     notes = [
         "Notes: the medians of 3 runs each. The ratios move with the machine's load: on this 2-core machine, with",
-        "other test suites running (load average 6 to 9), the same benchmark gave 3.2x to 4.7x for the round trips'",
-        "whole run and 2.4x to 3.7x for the client's loop; the whole run also carries the narrator's own start-up,",
-        "the server's stop and the printed log (about 0.25 s here), a large part of runs this short. Both ends are",
+        "other test suites running (load average 5 to 9), runs of this benchmark on the same code gave 2.0x to 3.4x",
+        "for the round trips' whole run and 1.5x to 3.6x for the client's loop, 2.7x to 3.0x (3.4x once) and 2.4x to 2.6x for",
+        "the 10 MiB; the whole run also carries the narrator's own start-up, the server's stop and the printed log",
+        "(about 0.25 s here), a large part of runs this short. Both ends are",
         "narrated: each round trip is four narrated calls. Past the first 12 data calls of a thread, a call that",
         "continues one of its last two is counted in the program itself (no report), so events and memory stay",
         "the same for 10,000 or 50,000 round trips; datagrams (UDP) are never folded: each is an event.",
