@@ -451,6 +451,7 @@ def refused(tmp_path, monkeypatch, capsys, *args: str) -> str:
 @pytest.mark.parametrize("source, says", [
     ('print "hello"\n', "print without parentheses"),
     ('name = raw_input("name? ")\n', "raw_input() is Python 2 only"),
+    ('try:\n    pass\nexcept OSError, e:\n    pass\n', "line 3: except X, name:"),
 ])
 def test_a_python_2_program_gets_one_clear_line(tmp_path, monkeypatch, capsys, source, says):
     (tmp_path / "old.py").write_text(source)

@@ -28,7 +28,9 @@ from narration.programs.runner import Program, play
 __all__ = ["Program", "play", "problem", "programs_of", "title"]
 
 # What a Python 2 program says first when Python 3 compiles it.
-_PYTHON2_SYNTAX = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'")
+_PYTHON2_SYNTAX = {"Missing parentheses in call to 'print'": "print without parentheses",
+                  "Missing parentheses in call to 'exec'": "exec without parentheses",
+                  "multiple exception types must be parenthesized": "except X, name:"}
 _PYTHON2_NAMES = re.compile(r"^[^#\n]*\b(raw_input|xrange)\s*\(", re.MULTILINE)
 
 
@@ -81,9 +83,10 @@ def python2_line(path: Path) -> str | None:
     try:
         compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as error:
-        if any(error.msg.startswith(text) for text in _PYTHON2_SYNTAX):
-            return (f"this is a Python 2 program (line {error.lineno}: print without parentheses); "
-                    "this tool runs Python 3: write print(\"...\")")
+        said = next((what for text, what in _PYTHON2_SYNTAX.items() if error.msg.startswith(text)), None)
+        if said:
+            return (f"this is a Python 2 program (line {error.lineno}: {said}); this tool runs Python 3: "
+                    "write print(\"...\") and except X as name:")
         return None
     except ValueError:
         return None

@@ -63,6 +63,8 @@ EVERY = 0.1           # seconds: the longest a report waits in a batch (a print 
 
 LIVE = os.environ.pop("NARRATION_LIVE", "") == "1"     # the run is shown as it happens: no batches
 TYPED = os.environ.pop("NARRATION_TYPED", "") == "1"   # a person types this program's lines
+if LIVE:
+    SHOWN = 1 << 62     # a live run shows every call as it happens: nothing is folded
 _RealSocket = socket.socket
 _DONTWAIT = int(getattr(socket, "MSG_DONTWAIT", 0))   # an int: or-ing the enum costs microseconds
 _NOTHING, _UNTRIED = object(), object()      # what a call tried without waiting found

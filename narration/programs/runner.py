@@ -358,7 +358,7 @@ class Session:
             return
         if kind == "exit":
             return
-        if not after and self.fold.take(key, kind, fields):
+        if not after and self.typed is None and self.fold.take(key, kind, fields):
             return                  # one more call of a fold: no event of its own (see records.Fold)
         event = event_of(program.name, kind, fields)
         if event is None:
