@@ -63,6 +63,7 @@ examples:
   python demo.py --mode echo --role client --host 192.168.1.20 --port 5050   a student's client
   python demo.py --lesson stream                    a classic mistake, then its fix
   python demo.py --mode ordering --view ladder --screenshot ordering.svg
+  python demo.py --run "server.py 12000" --run "client.py localhost 12000" --send hello   your own programs
 """
 
 

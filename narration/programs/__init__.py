@@ -70,7 +70,10 @@ def problem(script: list[tuple[str, str]], *, cwd=None) -> str | None:
         path = base / argv[0]
         if not path.is_file():
             return f"--run {argv[0]}: no such file (from {base})"
-        python2 = python2_line(path)
+        try:
+            python2 = python2_line(path)
+        except OSError as error:
+            return f"--run {argv[0]}: cannot read it ({error.strerror or error})"
         if python2:
             return f"--run {argv[0]}: {python2}"
     return None
