@@ -222,7 +222,10 @@ def refuse_with_programs(options) -> None:
                                       ("--host", options.host != "127.0.0.1"), ("--port", options.port is not None),
                                       ("--keep-serving", options.keep_serving), ("--framing", options.framing != "line"),
                                       ("--max-clients", options.max_clients is not None),
-                                      ("--timeout", options.timeout is not None)) if value]
+                                      ("--timeout", options.timeout is not None),
+                                      ("--tcp", getattr(options, "tcp", False))) if value]
+    if given == ["--tcp"]:
+        raise UsageError("--tcp reads the kernel's state of this process's own sockets: not for --run's programs yet")
     if given:
         raise UsageError(f"{given[0]} is for our own modes: a program run with --run takes its address, "
                          "port and lines from its own arguments and --send")

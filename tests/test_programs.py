@@ -465,6 +465,7 @@ def test_a_python_2_program_gets_one_clear_line(tmp_path, monkeypatch, capsys, s
     (["--run", "hi.py", "--mode", "echo"], "--mode is for our own modes"),
     (["--run", "hi.py", "--port", "5050"], "--port is for our own modes"),
     (["--run", "hi.py 'unclosed"], "No closing quotation"),
+    (["--run", "hi.py", "--tcp"], "--tcp reads the kernel's state"),
 ])
 def test_bad_program_command_lines_get_one_line(tmp_path, monkeypatch, capsys, args, says):
     (tmp_path / "hi.py").write_text("print('hi')\n")
