@@ -705,3 +705,29 @@ def test_a_server_with_its_own_sigint_handler_is_stopped_through_it(tmp_path):
     assert said(events, "polite") == ["caught SIGINT, closing"]
     assert [e.call for e in of(events, "polite")][-4:] == ["note", "say", "close", "note"]
     assert notes(events, "polite") == [records.STOPPED, "exited with status 0"]
+
+
+def test_an_asyncio_server_is_narrated_and_stopped_too(tmp_path):
+    write(tmp_path, {
+        "aserver.py": """\
+            import asyncio, sys
+
+            async def handle(reader, writer):
+                writer.write((await reader.readline()).upper())
+                await writer.drain()
+                writer.close()
+
+            async def main():
+                server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+                async with server:
+                    await server.serve_forever()
+
+            asyncio.run(main())
+            """,
+        "ask.py": SOCKETSERVER["ask.py"]})
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"aserver.py {port}"), ("run", f"ask.py {port}"), ("send", "quiet")])
+    assert stream(events, "aserver") == b"quiet\n"
+    assert said(events, "ask") == ["quiet", "QUIET"]
+    assert [e.listening for e in of(events, "aserver", "close")] == [False, True]
+    assert notes(events, "aserver") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
