@@ -306,13 +306,14 @@ def run_programs(options, run, console) -> Exit:
     from narration.order import canonical, shown
 
     live = options.interactive          # what you type goes to the last program; events shown as they come
+    ran = programs.programs_of(options.script)
     try:
         with shown_live(run, console, options) if live else contextlib.nullcontext():
             typed = None
             if live:
                 from narration.keyboard import TypedLines
                 typed = TypedLines("", stopping=run.stopping)
-            programs.play(run, programs.programs_of(options.script), typed=typed)
+            programs.play(run, ran, typed=typed)
         interrupted = False
     except KeyboardInterrupt:           # Ctrl-C: every program ended; what they did is still shown
         interrupted = True
@@ -321,7 +322,7 @@ def run_programs(options, run, console) -> Exit:
     if not live:
         show_finished(console, events, run.trace.actor_rank, options, records)
     if options.screenshot:
-        save_screenshot(options, events, run.trace.actor_rank,
+        save_screenshot(options, programs.without_pids(events, ran), run.trace.actor_rank,
                         title=programs.title(command_line(options), events))
     if interrupted:
         print("interrupted", file=sys.stderr)

@@ -731,3 +731,15 @@ def test_an_asyncio_server_is_narrated_and_stopped_too(tmp_path):
     assert said(events, "ask") == ["quiet", "QUIET"]
     assert [e.listening for e in of(events, "aserver", "close")] == [False, True]
     assert notes(events, "aserver") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
+
+
+def test_a_screenshot_shows_a_printed_process_id_as_pid(tmp_path, monkeypatch, capsys):
+    write(tmp_path, {"whoami.py": "import os\nprint('my pid is', os.getpid())\n"})
+    monkeypatch.chdir(tmp_path)
+    images = []
+    for number in range(2):
+        assert demo.main(["--run", "whoami.py", "--screenshot", str(tmp_path / f"{number}.txt")]) == 0
+        images.append((tmp_path / f"{number}.txt").read_text())
+    out = capsys.readouterr().out
+    assert "my pid is PID" in images[0] and images[0] == images[1]
+    assert "my pid is PID" not in out                  # the terminal shows the real one

@@ -15,7 +15,8 @@ would stop them.  Their calls become the kit's events, so the log, the ladder, -
 
 ``programs_of(script)`` turns the command line's ``--run``/``--send`` items into ``Program``s;
 ``problem(...)`` says what is wrong with them in one line (a missing file, a Python 2 program);
-``play(run, programs, cwd=...)`` runs them; ``title(...)`` is a screenshot's title.
+``play(run, programs, cwd=...)`` runs them; ``title(...)`` is a screenshot's title, and
+``without_pids(events, programs)`` its events with each program's process id as ``PID``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from narration.programs.runner import Program, play
 
-__all__ = ["Program", "play", "problem", "programs_of", "title"]
+__all__ = ["Program", "play", "problem", "programs_of", "title", "without_pids"]
 
 # What a Python 2 program says first when Python 3 compiles it.
 _PYTHON2_SYNTAX = {"Missing parentheses in call to 'print'": "print without parentheses",
@@ -111,3 +112,14 @@ def title(words: list[str], events) -> str:
         return " ".join("PORT" if part in ports else part for part in word.split(" "))
 
     return shlex.join(without_ports(word) for word in words)
+
+
+def without_pids(events, programs: list[Program]) -> list:
+    """The events with each program's process id, in what it printed, as ``PID`` (different every
+    run, like ports and times): for screenshots."""
+    pids = [str(program.process.pid) for program in programs if program.process is not None]
+    if not pids:
+        return list(events)
+    number = re.compile(r"\b(" + "|".join(pids) + r")\b")
+    return [event.replace(text=number.sub("PID", event.text)) if event.call in ("say", "error", "note")
+            else event for event in events]
