@@ -743,3 +743,52 @@ def test_a_screenshot_shows_a_printed_process_id_as_pid(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert "my pid is PID" in images[0] and images[0] == images[1]
     assert "my pid is PID" not in out                  # the terminal shows the real one
+
+
+def test_a_select_server_that_also_watches_its_inputs_for_exceptions_is_stopped(tmp_path):
+    """The classic select() server passes its inputs as the exceptional list too."""
+    write(tmp_path, {
+        "motw.py": """\
+            import select, socket, sys, queue
+            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            server.setblocking(0)
+            server.bind(("127.0.0.1", int(sys.argv[1])))
+            server.listen(5)
+            inputs, outputs, message_queues = [server], [], {}
+            while inputs:
+                readable, writable, exceptional = select.select(inputs, outputs, inputs)
+                for s in readable:
+                    if s is server:
+                        connection, client_address = s.accept()
+                        connection.setblocking(0)
+                        inputs.append(connection)
+                        message_queues[connection] = queue.Queue()
+                    else:
+                        data = s.recv(1024)
+                        if data:
+                            message_queues[s].put(data)
+                            if s not in outputs:
+                                outputs.append(s)
+                        else:
+                            if s in outputs:
+                                outputs.remove(s)
+                            inputs.remove(s)
+                            s.close()
+                            del message_queues[s]
+                for s in writable:
+                    try:
+                        next_msg = message_queues[s].get_nowait()
+                    except (queue.Empty, KeyError):
+                        if s in outputs:
+                            outputs.remove(s)
+                    else:
+                        s.send(next_msg)
+                for s in exceptional:
+                    inputs.remove(s)
+                    s.close()
+            """,
+        "ask.py": SOCKETSERVER["ask.py"]})
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"motw.py {port}"), ("run", f"ask.py {port}"), ("send", "back")])
+    assert said(events, "ask") == ["back", "back"]
+    assert notes(events, "motw") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]

@@ -650,15 +650,25 @@ def _fds(objects):
 
 
 def narrated_select(rlist, wlist, xlist, timeout=None):
-    """select.select, waited in steps (see the module docstring); the same answer."""
-    if xlist or (timeout is not None and timeout <= STEP):
+    """select.select, waited in steps (see the module docstring); the same answer.  The
+    exceptional list is watched for reading (the classic server passes its inputs there too)."""
+    if timeout is not None and timeout <= STEP:
         return _real_select(rlist, wlist, xlist, timeout)
     try:
-        reads, writes = _fds(rlist), _fds(wlist)
+        reads, writes = _fds(rlist) + _fds(xlist), _fds(wlist)
     except (AttributeError, ValueError, OSError):
         return _real_select(rlist, wlist, xlist, timeout)
-    wait_for(reads, writes, timeout)
-    return _real_select(rlist, wlist, xlist, 0)
+    return _until_an_answer(lambda: _real_select(rlist, wlist, xlist, 0), reads, writes, timeout)
+
+
+def _until_an_answer(look, reads, writes, timeout):
+    """Wait in steps until ``look()`` (a select that does not wait) has an answer, or ``timeout``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait_for(reads, writes, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        answer = look()
+        if any(answer) or (deadline is not None and time.monotonic() >= deadline):
+            return answer
 
 
 def _narrated_selector_select(original):
@@ -667,8 +677,7 @@ def _narrated_selector_select(original):
             return original(self, timeout)
         reads = [key.fd for key in self.get_map().values() if key.events & selectors.EVENT_READ]
         writes = [key.fd for key in self.get_map().values() if key.events & selectors.EVENT_WRITE]
-        wait_for(reads, writes, timeout)
-        return original(self, 0)
+        return _until_an_answer(lambda: original(self, 0), reads, writes, timeout)
     return select_
 
 
