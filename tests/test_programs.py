@@ -792,3 +792,23 @@ def test_a_select_server_that_also_watches_its_inputs_for_exceptions_is_stopped(
     _, events = narrate(tmp_path, [("run", f"motw.py {port}"), ("run", f"ask.py {port}"), ("send", "back")])
     assert said(events, "ask") == ["back", "back"]
     assert notes(events, "motw") == [records.STOPPED, "exited with status 130 (the status Ctrl-C gives)"]
+
+
+def test_a_connected_udp_client_send_and_recv_are_datagrams(tmp_path):
+    write(tmp_path, {"udp_server.py": PING["udp_server.py"], "cudp.py": """\
+        import socket, sys
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("127.0.0.1", int(sys.argv[1])))
+        s.send(b"ping")
+        print(s.recv(100).decode())
+        s.close()
+        """})
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"udp_server.py {port}"), ("run", f"cudp.py {port}")])
+    sent, = of(events, "cudp", "sendto")
+    got, = of(events, "cudp", "recvfrom")
+    assert (sent.data, sent.peer) == (b"ping", ("127.0.0.1", port))
+    assert (got.data, got.peer) == (b"PING", ("127.0.0.1", port))
+    from narration.order import lost
+    assert not lost(events)                   # the server's reply was received: by recv()
+    assert said(events, "cudp") == ["PING"]

@@ -467,7 +467,10 @@ class NarratedSocket(_RealSocket):
     def _n_data(self, kind: str, data) -> None:
         """A send or recv: folded into this thread's last calls when it continues them (no report
         yet), else reported at once (see the module docstring)."""
-        if self._n_peer is None and self.type == socket.SOCK_STREAM:
+        if self.type == socket.SOCK_DGRAM:       # send/recv on a connected UDP socket: a datagram each
+            self._n_datagram("recvfrom" if kind == "recv" else "sendto", data, self._n_peer)
+            return
+        if self._n_peer is None:
             self._n_late_connect()
         size = len(data)
         if kind == "recv":
@@ -573,9 +576,7 @@ class NarratedSocket(_RealSocket):
         except OSError as error:
             self._n_fail("sendto", error, address)
             raise
-        if self._n_local is None or not self._n_local[1]:
-            self._n_local = self.getsockname()[:2]
-        report("sendto", _payload(memoryview(data)[:count]), count, _address(self._n_local), _address(address))
+        self._n_datagram("sendto", memoryview(data)[:count], address)
         return count
 
     def recvfrom(self, bufsize, flags=0):
@@ -602,9 +603,12 @@ class NarratedSocket(_RealSocket):
         if self.type != socket.SOCK_DGRAM:          # recvfrom on a TCP socket: a recv
             self._n_data("recv", data)
             return
-        if self._n_local is None:
+        self._n_datagram("recvfrom", data, address)
+
+    def _n_datagram(self, kind: str, data, address) -> None:
+        if self._n_local is None or not self._n_local[1]:
             self._n_local = self.getsockname()[:2]
-        report("recvfrom", _payload(data), len(data), _address(self._n_local), _address(address))
+        report(kind, _payload(data), len(data), _address(self._n_local), _address(address))
 
     def _n_fail(self, call: str, error: OSError, address=None) -> None:
         if not isinstance(error, (BlockingIOError, InterruptedError, TimeoutError)):
