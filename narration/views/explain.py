@@ -54,7 +54,10 @@ EXPLANATIONS = {
 
 
 def explanation_key(event) -> str | None:
-    """Which explanation an event earns, if any."""
+    """Which explanation an event earns, if any (a TCP call that timed out earns none: the
+    timeout note is about datagrams)."""
+    if event.call == "timeout" and event.waited != "recvfrom":
+        return None
     if event.call == "recv" and event.size == 0:
         return "recv-eof"
     if event.call == "error" and event.reset:

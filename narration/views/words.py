@@ -30,7 +30,8 @@ def detail(event: Event) -> str:
         return ("None: block for ever" if seconds is None else "0: non-blocking" if seconds == 0
                 else f"{seconds:g} s: a blocking call gives up after that")
     if call == "timeout":
-        return f"timed out after {event.seconds:g} s: no datagram arrived"
+        what = {"accept": "no connection arrived", "recv": "no bytes arrived"}.get(event.waited, "no datagram arrived")
+        return f"timed out after {event.seconds:g} s: {what}"
     if call == "shutdown":
         return f"{event.how} {which(event)}"
     if call == "close":
