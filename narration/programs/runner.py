@@ -11,7 +11,12 @@ Who goes when: the programs start in the given order.  The next one starts once 
 exited; the release is the observed call, never a sleep, and the next program's first event is
 recorded after it (a causal edge).  Once every client has exited, each server still running is
 told to stop (see the child: as Ctrl-C would, once it is idle); one that does not stop within
-``STOP_GRACE`` seconds is ended.
+``STOP_GRACE`` seconds is ended.  In a scripted run, clients still running once the whole run is
+quiet (every program idle, twice over, having done nothing in between) are stopped the same way.
+
+After the run, the recorded order is made causal for datagrams (each ``recvfrom`` after its
+``sendto``) and a ``recv`` of b'' from a program that exited without ``close()`` comes after
+that program's end: programs report in batches, so the narrator hears of calls out of order.
 """
 from __future__ import annotations
 
@@ -53,7 +58,6 @@ class Program:
         self.listened = False
         self.bound_datagrams = False        # bound a UDP socket...
         self.first_datagram: str | None = None     # ...and received before it sent: a UDP server
-        self.told_to_stop = False
         self.ended_by_us = False
         self.end_said = False
         self.exit_seq: int | None = None        # the seq of the note saying how it ended
@@ -89,7 +93,6 @@ class Session:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
-        self.threads: list[threading.Thread] = []
         self.interrupted = False
 
     # -- the whole run ---------------------------------------------------------------------
@@ -200,7 +203,6 @@ class Session:
     def _thread(self, target, name: str, *args) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
-        self.threads.append(thread)
         return thread
 
     def _notify(self) -> None:
@@ -268,7 +270,6 @@ class Session:
         self._notify()
 
     def _stop(self, program: Program) -> None:
-        program.told_to_stop = True
         if program.reports is not None:
             with contextlib.suppress(OSError):
                 program.reports.sendall(b"stop\n")
@@ -312,7 +313,7 @@ class Session:
                 return          # not one of ours: never listened to
             program.reports = connection
             program.connected.set()
-            state = _Reading(program)
+            state = _Reading()
             try:
                 for line in stream:
                     try:
@@ -450,8 +451,7 @@ def ends_at_exit(records: list, exits: dict[str, int]) -> None:
 class _Reading:
     """What reading one program's reports remembers: threads seen, and where each was started."""
 
-    def __init__(self, program: Program) -> None:
-        self.program = program
+    def __init__(self) -> None:
         self.begun: set[str] = set()
         self.spawned: dict[int, int] = {}
 
