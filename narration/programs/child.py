@@ -157,6 +157,7 @@ class Reporter:
 REPORTER: Reporter
 _thread_numbers = {"next": 1}
 _MAIN_DONE = threading.Event()
+_NOTHING_TO_WATCH = threading.Event()   # never set: what a wait on no descriptors waits on
 _waiting: dict = {}                 # thread -> what it waits on: (read fds, write fds)
 _waiting_lock = _thread.allocate_lock()
 _stopped = {"said": False}
@@ -306,6 +307,8 @@ def _stop_if_idle() -> None:
 
 def _watcher(reads, writes):
     """``ready(timeout)`` for these descriptors, made once for a whole wait (one poll object)."""
+    if not reads and not writes:        # a wait on nothing (an empty selector): only time passes
+        return lambda timeout: _NOTHING_TO_WATCH.wait(timeout)   # (Windows' select() refuses no sockets)
     if not hasattr(select, "poll"):
         return lambda timeout: any(_real_select(list(reads), list(writes), [], timeout)[:2])
     poller = select.poll()
