@@ -214,9 +214,20 @@ def _report_every_fold() -> None:
             folded.report(number)
 
 
+_this_thread = threading.local()
+
+
 def me() -> int:
-    """This thread's number: 0 for the main thread, then in the order threads were started."""
-    thread = threading.current_thread()
+    """This thread's number: 0 for the main thread, then in the order threads were started
+    (kept thread-locally: every narrated call asks)."""
+    number = getattr(_this_thread, "number", None)
+    if number is None:
+        number = _this_thread.number = _number_of(threading.current_thread())
+    return number
+
+
+def _number_of(thread) -> int:
+    """A thread's number, given when it was started (or now, for one started another way)."""
     number = getattr(thread, "_narration_number", None)
     if number is None:
         if thread is threading.main_thread():
@@ -359,6 +370,7 @@ class NarratedSocket(_RealSocket):
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         super().__init__(family, type, proto, fileno)
         self._n_on = self.family in (socket.AF_INET, socket.AF_INET6)
+        self._n_dgram = self.type == socket.SOCK_DGRAM     # asked once: the type property is slow
         self._n_local = None
         self._n_peer = None
         self._n_sent = 0
@@ -470,7 +482,7 @@ class NarratedSocket(_RealSocket):
     def _n_data(self, kind: str, data) -> None:
         """A send or recv: folded into this thread's last calls when it continues them (no report
         yet), else reported at once (see the module docstring)."""
-        if self.type == socket.SOCK_DGRAM:       # send/recv on a connected UDP socket: a datagram each
+        if self._n_dgram:                         # send/recv on a connected UDP socket: a datagram each
             self._n_datagram("recvfrom" if kind == "recv" else "sendto", data, self._n_peer)
             return
         if self._n_peer is None:
@@ -603,7 +615,7 @@ class NarratedSocket(_RealSocket):
         return count, address
 
     def _n_got_datagram(self, data, address) -> None:
-        if self.type != socket.SOCK_DGRAM:          # recvfrom on a TCP socket: a recv
+        if not self._n_dgram:                       # recvfrom on a TCP socket: a recv
             self._n_data("recv", data)
             return
         self._n_datagram("recvfrom", data, address)
