@@ -79,7 +79,7 @@ def main() -> int:
     Path(options.output).write_text("\n".join(lines))
     # Programs under narration (--run) write their own section, with its notes.
     import programs
-    programs.write_section(programs.markdown(programs.measure(1 if options.quick else 3)), Path(options.output))
+    programs.write_section(programs.markdown(programs.measure(1 if options.quick else 5)), Path(options.output))
     print("\n".join(lines))
     return 0
 

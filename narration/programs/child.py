@@ -53,7 +53,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 
 KEPT = 4096           # bytes of each send/recv reported; the count is always exact
 SHOWN = 12            # data calls in a row a thread reports one by one before folding begins
@@ -795,12 +794,17 @@ def narrated_input(prompt=""):
 # -- the program's own errors ----------------------------------------------------------------
 def _own_frames(error: BaseException) -> str:
     """The traceback as the program alone would print it: our frames (this file, runpy) left out."""
+    # Imported here, not at start-up: only a program that fails needs it.
+    import traceback
+
     summary = traceback.TracebackException.from_exception(error)
     _strip(summary)
     return "".join(summary.format())
 
 
 def _strip(summary) -> None:
+    import traceback
+
     frames = [frame for frame in summary.stack
               if os.path.abspath(frame.filename) != _HERE and not frame.filename.endswith(("runpy.py", "<frozen runpy>"))]
     summary.stack = traceback.StackSummary.from_list(frames)
