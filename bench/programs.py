@@ -199,15 +199,15 @@ def markdown(figures: dict) -> list[str]:
          f" for 10,000 round trips, {large['narrator_peak_rss_mb']} MB and {large['events_kept']} events for 50,000"),
     ]
     notes = [
-        "Notes: each ratio is the median of 5 pairs (plain, then narrated, back to back), with its range. The",
-        "ratios move with the machine's load: on this 2-core machine, with",
-        "other test suites running (load average 5 to 9), runs of this benchmark on the same code gave 2.0x to 3.4x",
-        "for the round trips' whole run and 1.5x to 3.6x for the client's loop, 2.7x to 3.0x (3.4x once) and 2.4x to 2.6x for",
-        "the 10 MiB; the whole run also carries the narrator's own start-up, the server's stop and the printed log",
-        "(about 0.25 s here), a large part of runs this short. Both ends are",
-        "narrated: each round trip is four narrated calls. Past the first 12 data calls of a thread, a call that",
-        "continues one of its last two is counted in the program itself (no report), so events and memory stay",
-        "the same for 10,000 or 50,000 round trips; datagrams (UDP) are never folded: each is an event.",
+        "Notes: each ratio is the median of 5 pairs (plain, then narrated, back to back), with its range.",
+        "Earlier in this session, timing all plain runs first and then all narrated ones while other test",
+        "suites loaded this 2-core machine (load average 5 to 9), the ratios ranged from 2.0x to 3.4x for the",
+        "round trips' whole run (1.5x to 3.8x for the loop) and 2.6x to 3.4x for the 10 MiB. The whole run",
+        "carries the narrator's own start-up, the server's stop and the printed log (about 0.2 s), a large part",
+        "of runs this short: the 10 MiB whole run is the figure closest to the budget. Both ends are narrated:",
+        "each round trip is four narrated calls. Past the first 12 data calls of a thread, a call that continues",
+        "one of its last two is counted in the program itself (no report), so events and memory stay the same",
+        "for 10,000 or 50,000 round trips; datagrams (UDP) and printed lines are never folded: each is an event.",
     ]
     return [SECTION, "", f"Measured {datetime.date.today().isoformat()} on {machine()}, by `python bench/programs.py`.",
             "", *headline, "", *notes, "", *render(figures), ""]
