@@ -812,3 +812,28 @@ def test_a_connected_udp_client_send_and_recv_are_datagrams(tmp_path):
     from narration.order import lost
     assert not lost(events)                   # the server's reply was received: by recv()
     assert said(events, "cudp") == ["PING"]
+
+
+def test_past_its_first_events_a_programs_data_calls_are_only_counted(tmp_path, monkeypatch):
+    from narration.programs import runner
+    monkeypatch.setattr(runner, "KEEP_AT_MOST", 40)
+    write(tmp_path, {"sink_udp.py": """\
+        import socket, sys
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+        while s.recvfrom(10)[0] != b"last":
+            pass
+        """, "flood.py": """\
+        import socket, sys
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(100):
+            s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))
+        s.sendto(b"last", ("127.0.0.1", int(sys.argv[1])))
+        print("sent")
+        """})
+    port = free_port()
+    _, events = narrate(tmp_path, [("run", f"sink_udp.py {port}"), ("run", f"flood.py {port}")])
+    assert len(of(events, "flood", "sendto")) == 40 - 1          # its socket(), then its first 39 sendto
+    assert said(events, "flood") == ["sent"]                       # what it prints is always kept
+    assert notes(events, "flood") == [f"past its first 40 events, only counted: sendto ×{101 - 39}",
+                                      "exited with status 0"]

@@ -38,6 +38,9 @@ READY_TIMEOUT = 10.0    # seconds a program may take to listen, connect or exit 
 STOP_GRACE = 3.0        # seconds a server has to stop once told, before it is ended
 STEP = 0.2              # seconds: how often the main thread's waits look up (Ctrl-C lands at once)
 QUIET = 0.25            # seconds between asking whether a scripted run can still move at all
+KEEP_AT_MOST = 10_000   # events kept of each program; past them, its data calls are only counted
+_DROPPABLE = {"send", "sendall", "recv", "sendto", "recvfrom", "settimeout", "timeout", "setsockopt"}
+# (what a program prints, its connections, closes and errors are always kept)
 
 
 class Program:
@@ -61,6 +64,8 @@ class Program:
         self.end_said = False
         self.exit_seq: int | None = None        # the seq of the note saying how it ended
         self.idle: tuple | None = None          # its answer to "idle?": (idle, reports so far)
+        self.kept = 0                           # its events kept so far (see KEEP_AT_MOST)
+        self.not_kept: dict[str, int] = {}      # past the limit: how many of each kind, only counted
         self.stopped_when_quiet = False         # a client stopped because nothing more could happen
         self.last_seq: dict[str, int] = {}      # thread key -> its latest event's seq
         self.first_after: tuple = ()            # what its first event comes after: the last one's release
@@ -281,6 +286,10 @@ class Session:
                 return
             program.end_said = True
         code = program.process.returncode
+        if program.not_kept:
+            calls = ", ".join(f"{kind} ×{count:,}" for kind, count in sorted(program.not_kept.items()))
+            self.trace.record(Note(program.name, f"past its first {KEEP_AT_MOST:,} events, only counted: {calls}"),
+                              thread=program.thread(0), after=tuple(sorted(program.last_seq.values())))
         if program.ended_by_us and self.interrupted:
             text = "ended: Ctrl-C stops every program"
         elif program.ended_by_us:
@@ -360,6 +369,9 @@ class Session:
             return
         if not after and self.typed is None and self.fold.take(key, kind, fields):
             return                  # one more call of a fold: no event of its own (see records.Fold)
+        if kind in _DROPPABLE and program.kept >= KEEP_AT_MOST:
+            program.not_kept[kind] = program.not_kept.get(kind, 0) + 1   # memory stays bounded
+            return
         event = event_of(program.name, kind, fields)
         if event is None:
             return
@@ -368,6 +380,7 @@ class Session:
             if program.stopped_when_quiet:
                 event = Note(program.name, QUIET_STOP)
         recorded = self.trace.record(event, thread=key, after=after)
+        program.kept += 1
         self.fold.remember(key, recorded, kind, fields)
         program.last_seq[key] = recorded.seq
         if kind == "listen":
