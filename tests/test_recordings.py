@@ -129,14 +129,14 @@ def test_an_animation_reveals_one_event_per_step_without_copying_text(tmp_path):
     assert "infinite" not in moving                               # no loop
 
 
-@pytest.mark.timeout(120)      # two PNGs of the whole run: resvg takes a while on a busy machine
+@pytest.mark.timeout(120)      # two drawings of the whole run: resvg takes a while on a busy machine
 def test_a_viewer_that_does_not_animate_shows_the_whole_run(tmp_path):
     """resvg (the PNG renderer) ignores CSS animation: the animated SVG must draw what the still one does."""
     from narration.screenshots import png
 
     still = shoot(tmp_path, "still.svg", "--mode", "echo").decode()
     moving = shoot(tmp_path, "moving.svg", "--mode", "echo", "--animate").decode()
-    assert decode_png(png(moving))[2] == decode_png(png(still))[2]
+    assert decode_png(png(moving, zoom=1))[2] == decode_png(png(still, zoom=1))[2]
 
 
 def test_animate_needs_an_svg_screenshot(tmp_path):

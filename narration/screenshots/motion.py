@@ -54,6 +54,9 @@ def motion(view, *, width: int, title: str, kind: str, theme: str = "dark", font
     durations[-1] = END_MILLISECONDS
     buffer = io.BytesIO()
     if kind == "gif":       # no loop count written: a GIF plays once
+        # One palette for every frame, made once from the whole run: the frames are parts of it.
+        palette = whole.quantize(colors=255)
+        frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
         frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations)
     else:                   # loop=1: once
         frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=durations,
