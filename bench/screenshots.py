@@ -3,7 +3,9 @@
     python bench/screenshots.py [--runs N]
 
 Runs what `python images/regenerate.py` runs, into a temporary folder, N times; the figure is the
-median wall time, start-up included.  The budget (issue 6) is 3 s on a 2-core machine.
+median wall time, start-up included.  The budget: issue 6 set 3 s for 17 images; issue 17 allows
+at most twice the time measured when it began (4.04 s for 23 images, bench/RESULTS.md), 8.08 s,
+with light variants, recordings' images and new lessons added.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_S = 3.0
+BUDGET_S = 8.08          # 2 x 4.04 s, the figure when issue 17 began
 PROGRAM = ("import sys; from pathlib import Path; sys.path.insert(0, 'images'); "
            "from regenerate import regenerate; regenerate(Path(sys.argv[1]))")
 
