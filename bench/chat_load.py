@@ -4,8 +4,11 @@
     python bench/chat_load.py --classroom-only --clients 1000 --rate 0.2 --seconds 10 --join-spread 5
 
 The load generator (``Crowd``) is plain TCP clients like `nc`, split across worker processes
-(one epoll loop each; 1 for 200 clients, 4 for 1,000), so that reading 200,000 lines a second is
-not one Python loop's job.  It drives each server in turn, each in its own process:
+(one epoll loop each; 1 up to 250 clients, 2 above).  100 observers spread over the class are read
+the moment bytes arrive and timed; the others are read every 50 ms, every line still checked, so
+that receiving 200,000 lines a second does not take the server's core (see ``Crowd``).  The
+machine's other load during a phase is reported: figures taken while another session's tests run
+say little.  It drives each server in turn, each in its own process:
 
 - join:      clients connect, all at once or spread evenly over ``--join-spread`` seconds (a class
              does not connect in one millisecond); seconds until every one has had its first line,
