@@ -34,6 +34,16 @@ def readable(sock, timeout: float) -> bool:
     return bool(select.select([sock], [], [], timeout)[0])
 
 
+def writable(sock, timeout: float = 0.0) -> bool:
+    """Whether the kernel has room for ``sock``'s next bytes within ``timeout`` (poll where the OS
+    has it, as for ``readable``).  Not writable now: a ``sendall`` would wait."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        return bool(poller.poll(timeout * 1000))
+    return bool(select.select([], [sock], [], timeout)[1])
+
+
 class _Spare:
     """One file descriptor held in reserve, so that a server out of them can still accept a
     connection to tell it so (the classic trick: close the spare, accept, reply, close, reopen)."""

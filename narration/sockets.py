@@ -49,7 +49,15 @@ from narration.events import (
     TcpState,
     TimedOut,
 )
-from narration.limits import OUT_OF_DESCRIPTORS, SPARE, STEP, TOO_MANY, raise_open_file_limit, readable
+from narration.limits import (
+    OUT_OF_DESCRIPTORS,
+    SPARE,
+    STEP,
+    TOO_MANY,
+    raise_open_file_limit,
+    readable,
+    writable,
+)
 from narration.oses import reuse_option
 from narration.text import address_text
 
@@ -284,6 +292,21 @@ class NarratedSocket:
 
     # -- data --------------------------------------------------------------------------------
     def sendall(self, data: bytes) -> None:
+        """The textbook sendall(); in a split role's --quiz, asked about first when it will wait
+        (the kernel has no room for it now: the peer has stopped reading)."""
+        quiz = self.run.quiz
+        if quiz is None or self.listening or writable(self.real):
+            return self._sendall(data)
+        quiz.ask(self.actor.name, "sendall")
+        try:
+            self._sendall(data)
+        except TimeoutError:
+            quiz.tell("sendall", 1, "waited, then gave up (its timeout)")
+            raise
+        quiz.tell("sendall", 1, "waited until the peer read enough")
+        return None
+
+    def _sendall(self, data: bytes) -> None:
         if self.run.raw_lines and data.endswith(b"\n") and not self.listening:
             data = data[:-1]     # --framing raw: a typed line goes out as typed, with no newline
             if self.sent:

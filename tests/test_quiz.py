@@ -133,3 +133,48 @@ def test_a_person_in_the_client_role_is_asked_before_their_own_calls(background)
     assert code == 0, err
     assert out.count("✓ right") == 3
     assert "quiz: 3 of 3 right" in out
+
+
+def test_a_sendall_that_will_wait_is_asked_about_and_one_that_will_not_is_not():
+    """A peer that stops reading: once the kernel has no room, the person is asked before sendall."""
+    import io
+    import socket
+    import threading
+
+    from rich.console import Console
+
+    from narration.run import Run
+    from narration.views.quiz import LiveQuiz
+
+    run = Run(keep=False)
+    shown = io.StringIO()
+    run.quiz = LiveQuiz(Console(file=shown, width=200), iter(["b", "b"]))     # connect, then sendall
+    me = run.actor("client")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sock = me.socket()
+        sock.connect(listener.getsockname())
+        peer, _ = listener.accept()
+        with peer, sock:
+            sock.sendall(b"fits\n")                           # room in the kernel: no question
+            assert "sendall" not in shown.getvalue()
+            sock.real.setblocking(False)
+            try:
+                while True:                                   # fill every buffer on the way
+                    sock.real.send(b"x" * 65536)
+            except BlockingIOError:
+                pass
+            sock.real.setblocking(True)
+            sending = threading.Thread(target=sock.sendall, args=(b"more\n",))
+            sending.start()
+            while "? client calls sendall()" not in shown.getvalue():   # asked before it waits
+                sending.join(0.01)
+            peer.setblocking(False)
+            while sending.is_alive():                         # the peer reads again: room
+                try:
+                    peer.recv(1 << 20)
+                except BlockingIOError:
+                    sending.join(0.01)
+    assert "✓ right: b) it blocks (waits) until the peer reads and makes room" in shown.getvalue()
+    assert run.quiz.score() == "quiz: 2 of 2 right"

@@ -31,6 +31,9 @@ CHOICES = {
     "connect": ("it blocks until the server calls accept()",
                 "it returns once the kernel has completed the handshake, even before accept()",
                 "it fails: the server must call accept() first"),
+    "sendall": ("it returns at once: the kernel takes the bytes",
+                "it blocks (waits) until the peer reads and makes room",
+                "it fails: the peer's buffer is full"),
     "recvfrom": ("it returns a whole datagram that is already waiting",
                  "it blocks (waits) until a datagram arrives",
                  "it gives up: its timeout runs out first"),
@@ -134,7 +137,8 @@ def answered(typed: str | None) -> int | None:
 
 class LiveQuiz:
     """The quiz in a split role (``--role client --quiz``), for the person at that end: before
-    each of their own accept, connect, recv and recvfrom, ask; after it, say what happened.
+    each of their own accept, connect, recv and recvfrom, and a sendall that will wait (no room in
+    the kernel now), ask; after it, say what happened.
 
     The narrated socket asks (``ask``) before the real call, having looked whether it can return
     at once, and tells the outcome (``tell``) after it.  Answers are the next typed lines, the same
