@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import islice
 from selectors import EVENT_READ, EVENT_WRITE
 from typing import NamedTuple
 
@@ -76,8 +77,10 @@ class Crowd:
     """Who is connected, what each sent and is owed, and whose turn it is (see the module docstring)."""
 
     def __init__(self, rules, selector, allowance: Callable[[float], object], *, max_members: int,
-                 outbox_limit: int, outbox_total: int, turn_bytes: int, pause: float) -> None:
+                 outbox_limit: int, outbox_total: int, turn_bytes: int, pause: float,
+                 send_slice: int = 128) -> None:
         self.rules = rules
+        self.send_slice = send_slice             # members sent to between two select() calls
         self.selector = selector
         self.allowance = allowance               # a new member's flood rule, from the time now
         self.max_members = max_members
@@ -165,6 +168,8 @@ class Crowd:
     def wait_at_most(self) -> float | None:
         """select()'s timeout: until a waiting member may go on, or an unfinished line's pause is
         over; no limit when nothing waits."""
+        if self.unsent:
+            return 0.0                             # a round of sends is under way: just look
         deadlines = [*self.unfinished.values(), *(member.allowance.ready_at() for member in self.talking)]
         if not deadlines:
             return None
@@ -206,17 +211,20 @@ class Crowd:
 
     # -- what the server does next ---------------------------------------------------------------
     def owed(self):
-        """Each member with lines waiting, once: the server sends them what the kernel takes."""
-        while self.unsent:
-            batch = list(self.unsent)
-            self.unsent.clear()
-            for member in batch:
-                if member.gone:
-                    continue
-                if member.outbox:
-                    yield member
-                else:
-                    self._after_send(member)
+        """The next ``send_slice`` members with lines waiting, once each: the server sends them what
+        the kernel takes, then selects again before the next slice.  A line that arrives during a
+        long fan-out so joins the outboxes of everyone not yet sent to in this round, rather than
+        waiting for the whole round to end (``wait_at_most`` is 0 while members are owed)."""
+        batch = list(islice(self.unsent, self.send_slice))
+        for member in batch:
+            del self.unsent[member]
+        for member in batch:
+            if member.gone:
+                continue
+            if member.outbox:
+                yield member
+            else:
+                self._after_send(member)
 
     def leaving(self) -> list[Member]:
         """The members gone since last asked: the server closes their sockets."""
