@@ -112,8 +112,9 @@ def regenerate(folder: Path = IMAGES) -> list[Path]:
     return [*svgs.values(), *draw_pngs([svgs[name] for name in png_names()])]
 
 
-def stale(folder: Path, scratch: Path) -> list[str]:
-    """The images in ``folder`` that differ from what the table draws now (drawn into ``scratch``).
+def stale(folder: Path, scratch: Path, names: set[str] | None = None) -> list[str]:
+    """The images in ``folder`` that differ from what the table draws now (drawn into ``scratch``);
+    only those named in ``names``, when given.
 
     An SVG must be byte-identical.  A PNG must have been drawn from the current SVG (its Source
     chunk) and, when this machine has the same font files and resvg version it was drawn with
@@ -122,7 +123,8 @@ def stale(folder: Path, scratch: Path) -> list[str]:
     from narration.screenshots import find_font, png_renderer, png_source, renderer, sha256_text
 
     found = []
-    for name, args in image_table().items():
+    table = {name: args for name, args in image_table().items() if names is None or name in names}
+    for name, args in table.items():
         committed = folder / f"{name}.svg"
         fresh = draw(name, args, scratch)
         if not committed.is_file() or committed.read_bytes() != fresh.read_bytes():
@@ -130,6 +132,8 @@ def stale(folder: Path, scratch: Path) -> list[str]:
     local = renderer(find_font())
     comparable = []
     for name in png_names():
+        if name not in table:
+            continue
         committed = folder / f"{name}.png"
         data = committed.read_bytes() if committed.is_file() else b""
         if png_source(data) != sha256_text((scratch / f"{name}.svg").read_text(encoding="utf-8")):

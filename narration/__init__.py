@@ -16,7 +16,7 @@ program can be narrated with it, not only ours.
     trace        how it was recorded (sequence, time, thread, causal edges) and who is listening
     run          a run's actors, threads and sockets; readiness; when the run is quiet
     sockets      NarratedSocket: the textbook calls (TCP and UDP), narrated
-    selector     NarratedSelector: selectors' select(), narrated, for one-thread servers
+    selector     selectors' select(), narrated, for one-thread servers (poll; epoll for a class)
     crowd        a one-thread server's many clients: bounded outboxes, fair turns (no socket calls)
     limits       open files, a spare descriptor, short steps: what a server meets at scale
     order        canonical order, and ports made stable for comparison

@@ -325,9 +325,9 @@ class Actor:
 
     def selector(self):
         """A ``selectors`` selector whose waits the run can see (see narration.sockets)."""
-        from narration.selector import NarratedSelector
+        from narration.selector import selector_for
 
-        return NarratedSelector(self.run)
+        return selector_for(self.run)
 
     def start(self, target: Callable, *args, critical: bool = False) -> threading.Thread:
         return self.run.start(self, target, *args, critical=critical)

@@ -1,6 +1,7 @@
-"""``NarratedSelector``: a ``selectors`` selector whose waits a run can see (for one-thread servers).
+"""Selectors whose waits a run can see, for one-thread servers: ``selector_for(run)`` gives a
+scripted run a ``NarratedSelector`` (poll) and a server role a ``ScaledSelector`` (epoll, kqueue).
 
-Its ``select()`` tells the run what would wake it (a narrated peer's bytes, FIN or connection on
+Their ``select()`` tells the run what would wake it (a narrated peer's bytes, FIN or connection on
 their way to a registered socket), as ``NarratedSocket``'s blocking calls do, so a scripted run
 knows when it is quiet; with no timeout it waits in short steps, so the run stopping ends it.
 """
@@ -13,13 +14,8 @@ from narration.limits import STEP
 from narration.sockets import NarratedSocket
 
 
-class NarratedSelector(selectors.DefaultSelector):
-    """A selector whose ``select()`` the run can see coming to an end (see the module docstring).
-
-    The OS's best (epoll on Linux, kqueue on macOS): poll() over a classroom of 1,000 sockets costs
-    64 µs a call, epoll 0.8 µs.  A listening socket the launcher closes from another thread is not
-    reported by epoll, but an untimed select() waits in short steps and sees the run stopping.
-    """
+class _Narrated:
+    """What both selectors add to selectors' own: a ``select()`` the run can see coming to an end."""
 
     def __init__(self, run) -> None:
         super().__init__()
@@ -49,3 +45,21 @@ class NarratedSelector(selectors.DefaultSelector):
             elif sock.will_wake():
                 return True
         return False
+
+
+class NarratedSelector(_Narrated, selectors.PollSelector if hasattr(selectors, "PollSelector")
+                       else selectors.DefaultSelector):
+    """For a scripted run's few sockets: poll, where the OS has it, reports a listening socket the
+    launcher closes from another thread (POLLNVAL) at once, so the run ends without a wait."""
+
+
+class ScaledSelector(_Narrated, selectors.DefaultSelector):
+    """For a server role's classroom: the OS's best (epoll, kqueue).  poll() over 1,000 sockets
+    costs 64 µs a call, epoll 0.8 µs; epoll does not report a listening socket closed from another
+    thread, so the end of a run is seen at the next short step (``STEP``) instead."""
+
+
+def selector_for(run) -> _Narrated:
+    """The selector a one-thread server of this run uses: a scripted run has few sockets, a server
+    role may have a class."""
+    return NarratedSelector(run) if run.accounting else ScaledSelector(run)
