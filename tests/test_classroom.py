@@ -202,6 +202,9 @@ def test_relay_a_partner_still_sending_as_the_chat_ends_is_told_at_once(serve):
                 pass                                                    # reset: told at once
             reader.join(10)
             assert over.is_set()
+            pair = (x.getsockname(), y.getsockname())
+        for address in pair:                       # the host has closed both: the next pair is a pair
+            closed(server.run.trace, address)
     ORDINARY["relay"](server.address)
 
 

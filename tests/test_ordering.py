@@ -7,9 +7,9 @@ import subprocess
 import pytest
 from conftest import Peer, closed, heard, received, run_demo, run_mode, said, same_run, shown
 
+from modes._pairing import DONE, WAITING, accepted
 from modes.ordering import SCENE, arrival_note, received_before
 from narration import events as ev
-from modes._pairing import DONE, WAITING, accepted
 from narration.scene import Joins, Scene, Types
 
 # The scripted run has X connect first and Y send first (modes/ordering.py SCENE); the other way round:
