@@ -217,7 +217,8 @@ def close_pair(me, pair: Pair) -> None:
     for client in pair.clients:
         if client in still_talking:          # it sends on as we hang up: a reset tells it now
             me.note(f"client {client.name} was still sending: close() resets its connection")
-            client.conn.setsockopt(SOL_SOCKET, SO_LINGER, RESET_ON_CLOSE)
+            with suppress(OSError):          # refused once both directions are shut (macOS): close anyway
+                client.conn.setsockopt(SOL_SOCKET, SO_LINGER, RESET_ON_CLOSE)
         client.conn.close()
     for client in pair.clients:
         me.join(client.reader)

@@ -99,6 +99,8 @@ def server(me, address, ready, *, max_clients: int = MAX_CLIENTS, outbox_limit: 
                     me.say(member.farewell)
                 member.conn.close()
     finally:
+        for member in crowd.leaving():            # gone in the turn that ended the loop
+            member.conn.close()
         for member in crowd.everyone():
             with suppress(OSError, Stopped):      # a courtesy line; the close is what matters
                 member.conn.send(reply_line("* the server is closing; goodbye"))

@@ -241,6 +241,7 @@ class Run:
         deadline = time.monotonic() + limit
         with self._settling:
             queue[me] = rank
+            prior = self._waiting.get(me)              # a turn taken inside a wait: give that back after
             self._waiting[me] = lambda: False
             self._settling.notify_all()
             try:
@@ -255,7 +256,10 @@ class Run:
                     self._settling.wait(0.05)    # short steps: Ctrl-C lands at once on every OS
             finally:
                 queue.pop(me, None)
-                self._waiting.pop(me, None)
+                if prior is None:
+                    self._waiting.pop(me, None)
+                else:
+                    self._waiting[me] = prior
                 self._settling.notify_all()
 
     # -- sockets -----------------------------------------------------------------------------

@@ -121,11 +121,16 @@ class NarratedSocket:
 
     def accept(self) -> tuple[NarratedSocket, tuple]:
         """The textbook accept() (asked about first, in a split role's --quiz)."""
-        if self.run.quiz is None:
+        quiz = self.run.quiz
+        if quiz is None or not quiz.asks_here(self.real):
             return self._accept()
-        self.run.quiz.ask(self.actor.name, "accept")
+        quiz.ask(self.actor.name, "accept")
         ready = readable(self.real, 0)             # as the call finds it, once the answer is in
-        conn, address = self._accept()
+        try:
+            conn, address = self._accept()
+        except (OSError, Stopped) as error:
+            quiz.failed("accept", error)
+            raise
         self.run.quiz.tell("accept", 0 if ready else 1, "returned at once" if ready else "waited for a client")
         return conn, address
 
@@ -212,10 +217,15 @@ class NarratedSocket:
 
     def connect(self, address) -> None:
         """The textbook connect() (asked about first, in a split role's --quiz)."""
-        if self.run.quiz is None:
+        quiz = self.run.quiz
+        if quiz is None or not quiz.asks_here(self.real):
             return self._connect(address)
-        self.run.quiz.ask(self.actor.name, "connect")
-        self._connect(address)              # a failure is narrated as itself, not as an answer
+        quiz.ask(self.actor.name, "connect")
+        try:
+            self._connect(address)              # a failure is narrated as itself, not as an answer
+        except (OSError, Stopped) as error:
+            quiz.failed("connect", error)
+            raise
         self.run.quiz.tell("connect", 1, "returned: the server's accept() comes when it comes")
         return None
 
@@ -295,13 +305,16 @@ class NarratedSocket:
         """The textbook sendall(); in a split role's --quiz, asked about first when it will wait
         (the kernel has no room for it now: the peer has stopped reading)."""
         quiz = self.run.quiz
-        if quiz is None or self.listening or writable(self.real):
+        if quiz is None or self.listening or writable(self.real) or not quiz.asks_here(self.real):
             return self._sendall(data)
         quiz.ask(self.actor.name, "sendall")
         try:
             self._sendall(data)
         except TimeoutError:
             quiz.tell("sendall", 1, "waited, then gave up (its timeout)")
+            raise
+        except (OSError, Stopped) as error:
+            quiz.failed("sendall", error)
             raise
         quiz.tell("sendall", 1, "waited until the peer read enough")
         return None
@@ -316,7 +329,11 @@ class NarratedSocket:
         self._turn()
         with self.run.trace.changed:
             self._record_data(SendAll, data)
-        self._guard(self.real.sendall, data)
+        if self.run.tcp:           # --tcp: one waiting for room waits for the peer's turn to read
+            with self.run.waiting(lambda: writable(self.real)):
+                self._guard(self.real.sendall, data)
+        else:
+            self._guard(self.real.sendall, data)
         self._settled()
 
     def send(self, data: bytes) -> int:
@@ -344,14 +361,18 @@ class NarratedSocket:
 
     def recv(self, bufsize: int) -> bytes:
         """The textbook recv() (asked about first, in a split role's --quiz)."""
-        if self.run.quiz is None:
+        quiz = self.run.quiz
+        if quiz is None or not quiz.asks_here(self.real):
             return self._recv(bufsize)
-        self.run.quiz.ask(self.actor.name, "recv")
+        quiz.ask(self.actor.name, "recv")
         ready = readable(self.real, 0)             # as the call finds it, once the answer is in
         try:
             data = self._recv(bufsize)
         except TimeoutError:
-            self.run.quiz.tell("recv", 1, "waited, then gave up (its timeout)")
+            quiz.tell("recv", 1, "waited, then gave up (its timeout)")
+            raise
+        except (OSError, Stopped) as error:
+            quiz.failed("recv", error)
             raise
         self.run.quiz.tell("recv", 2 if not data else 0 if ready else 1,
                            "returned b''" if not data else f"{'' if ready else 'waited, then '}returned {len(data)} B")
@@ -395,14 +416,18 @@ class NarratedSocket:
 
     def recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
         """The textbook recvfrom() (asked about first, in a split role's --quiz)."""
-        if self.run.quiz is None:
+        quiz = self.run.quiz
+        if quiz is None or not quiz.asks_here(self.real):
             return self._recvfrom(bufsize)
-        self.run.quiz.ask(self.actor.name, "recvfrom")
+        quiz.ask(self.actor.name, "recvfrom")
         ready = readable(self.real, 0)             # as the call finds it, once the answer is in
         try:
             data, source = self._recvfrom(bufsize)
         except TimeoutError:
-            self.run.quiz.tell("recvfrom", 2, "timed out")
+            quiz.tell("recvfrom", 2, "timed out")
+            raise
+        except (OSError, Stopped) as error:
+            quiz.failed("recvfrom", error)
             raise
         self.run.quiz.tell("recvfrom", 0 if ready else 1, f"{'' if ready else 'waited, then '}returned {len(data)} B")
         return data, source
@@ -591,9 +616,14 @@ class NarratedSocket:
         deadline = None if limit is None else time.monotonic() + limit
         # A timed wait counts as waiting too (for the turns), until its time is up.
         with self.run.waiting(lambda: self.will_wake() or (deadline is not None and time.monotonic() >= deadline)):
-            while not readable(self.real, STEP if deadline is None else max(0.0, min(STEP, deadline - time.monotonic()))):
-                if self.run.stopping.is_set():
+            while True:
+                if self.run.stopping.is_set() or self.closed:
                     raise Stopped
+                try:
+                    if readable(self.real, STEP if deadline is None else max(0.0, min(STEP, deadline - time.monotonic()))):
+                        break
+                except (OSError, ValueError):      # closed meanwhile (Ctrl-C's abort): its fd is gone
+                    raise Stopped from None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("timed out")
 

@@ -8,7 +8,7 @@ never received, an arrow ending in a cross); ``connect`` an arrow of its own; ``
 note over its actor.
 
 Text from the network is never Mermaid syntax: control characters are spelled out (``\\x1b``),
-and every character Mermaid would read as syntax or markup (``#``, ``;``, ``<``, ``>``, ``"``,
+and every character Mermaid would read as syntax or markup (``&``, ``#``, ``;``, ``<``, ``>``, ``"``,
 ``%``, ``{``, ``}``, newlines) becomes one of its entity codes (``#35;``), so a payload can
 neither end a statement nor open a tag.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from narration.text import CONTROL, address_text, spelled
 
 PAYLOAD_SHOWN = 40          # characters of a payload on an arrow; the byte count stays exact
-_ENTITIES = {"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", '"': "#quot;", "%": "#37;",
+_ENTITIES = {"&": "#38;", "#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", '"': "#quot;", "%": "#37;",
              "{": "#123;", "}": "#125;", "\n": " ", "\r": " "}
 
 

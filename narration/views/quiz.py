@@ -105,8 +105,9 @@ def _recvfrom(events: list, index: int, event, before: int) -> Question | None:
     asks = f"{event.actor} calls recvfrom(): what happens next?"
     if event.call == "timeout":
         return Question(index, asks, choices, 2, "timed out")
-    sent = next((i for i in range(index - 1, -1, -1) if events[i].call == "sendto"
-                 and events[i].peer is not None and events[i].peer[1] == event.local[1]), None)
+    from narration.order import datagrams
+
+    sent = next((sender for sender, receiver in datagrams(events[:index + 1]).items() if receiver == index), None)
     if sent is None:
         return None
     waited = sent > before
@@ -115,14 +116,14 @@ def _recvfrom(events: list, index: int, event, before: int) -> Question | None:
 
 
 def _sender(events: list, index: int, event) -> int | None:
-    """The index of the send that carried the last of the bytes a recv returned."""
+    """The index of the send that carried the first byte a recv returned: a recv returns as soon
+    as its first byte is there, so that send says whether it had to wait."""
     back = (tuple(event.peer), tuple(event.local)) if event.peer and event.local else None
-    end = event.span[1] if getattr(event, "span", None) else None
-    if back is None or end is None:
+    start = event.span[0] if getattr(event, "span", None) else None
+    if back is None or start is None:
         return None
-    carriers = [i for i in range(index) if events[i].call in ("send", "sendall") and _flow(events[i]) == back
-                and events[i].span is not None and events[i].span[0] < end]
-    return carriers[-1] if carriers else None
+    return next((i for i in range(index) if events[i].call in ("send", "sendall") and _flow(events[i]) == back
+                 and events[i].span is not None and events[i].span[0] <= start < events[i].span[1]), None)
 
 
 def answered(typed: str | None) -> int | None:
@@ -150,6 +151,26 @@ class LiveQuiz:
         self.answers = answers
         self.asked = self.right = 0
         self.choice: int | None = None
+        self.thread = None          # the role's own thread: the one the person's typing goes to
+
+    def asks_here(self, sock) -> bool:
+        """Whether to ask about a call on ``sock`` now: a blocking (or timed) call, on the role's
+        own thread (the first that asks): a reader thread of the same program would take the
+        person's answers from the lines they type as messages."""
+        import threading
+
+        if sock.gettimeout() == 0.0:
+            return False             # non-blocking: it never waits, so there is nothing to predict
+        if self.thread is None:
+            self.thread = threading.current_thread()
+        return threading.current_thread() is self.thread
+
+    def failed(self, call: str, error: BaseException) -> None:
+        """The call raised: the question is withdrawn, and the error said."""
+        from rich.text import Text
+
+        self.asked -= 1
+        self.console.print(Text(f"→ {call}() failed ({type(error).__name__}): not counted", style="quiz.wrong"))
 
     def ask(self, actor: str, call: str) -> None:
         from rich.text import Text
