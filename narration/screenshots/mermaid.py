@@ -5,7 +5,7 @@ The same events, in the same canonical order, as the ladder view: each actor a p
 ``send``, ``sendall`` or ``sendto`` an arrow with its payload and byte count (a datagram that was
 never received, an arrow ending in a cross); ``connect`` an arrow of its own; ``close`` and
 ``shutdown`` a dotted arrow to the peer; every other call, each ``say`` and each teaching note, a
-note over its actor.
+note over its actor, in the ladder's own words (``LadderView.caption``).
 
 Text from the network is never Mermaid syntax: control characters are spelled out (``\\x1b``),
 and every character Mermaid would read as syntax or markup (``&``, ``#``, ``;``, ``<``, ``>``, ``"``,
@@ -14,7 +14,7 @@ neither end a statement nor open a tag.
 """
 from __future__ import annotations
 
-from narration.text import CONTROL, address_text, spelled
+from narration.text import CONTROL, spelled
 
 PAYLOAD_SHOWN = 40          # characters of a payload on an arrow; the byte count stays exact
 _ENTITIES = {"&": "#38;", "#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", '"': "#quot;", "%": "#37;",
@@ -30,8 +30,7 @@ def escaped(text: str) -> str:
 def mermaid(events, actor_rank: dict[str, int], look=None) -> str:
     """The Mermaid source for a finished run's events (canonical order, hidden ones left out)."""
     from narration.views.ladder import LadderView
-    from narration.views.log import Narrator, amount, called
-    from narration.views.words import detail
+    from narration.views.log import Narrator, amount
 
     ladder = LadderView(events, actor_rank, look)
     narrator = Narrator(actor_rank, look)
@@ -42,44 +41,19 @@ def mermaid(events, actor_rank: dict[str, int], look=None) -> str:
         narrator.learn(event)
         ports = narrator.ports
         me = ids[event.actor]
-        peer = getattr(event, "peer", None)
-        target = ladder.owner.get(tuple(peer)) if peer is not None else None
-        if target is None and event.call == "sendto":
-            target = ladder.port_owner.get(peer[1])
+        target = ladder.target(event)
         there = ids.get(target) if target is not None else None
         if event.call in ("send", "sendall", "sendto") and there is not None and there != me:
             payload = ports(event.data.decode("utf-8", "backslashreplace"))
             cut = payload[:PAYLOAD_SHOWN] + ("…" if len(payload) > PAYLOAD_SHOWN else "")
             fold = "" if getattr(event, "count", 1) == 1 else f"×{event.count:,} "
             arrow = "-x" if index in ladder.lost else "->>"
-            lines.append(f"    {me}{arrow}{there}: {fold}{escaped(repr_text(cut))} {amount(event)}")
+            quoted = '"' + cut + '"'
+            lines.append(f"    {me}{arrow}{there}: {fold}{escaped(quoted)} {amount(event)}")
         elif event.call == "connect" and there is not None and there != me:
             lines.append(f"    {me}->>{there}: connect")
         elif event.call in ("close", "shutdown") and there is not None and there != me:
             lines.append(f"    {me}--){there}: {event.call}")
         else:
-            lines.append(f"    Note over {me}: {escaped(caption(event, ports, called, amount, detail))}")
+            lines.append(f"    Note over {me}: {escaped(ladder.caption(event, narrator).plain)}")
     return "\n".join(lines) + "\n"
-
-
-def repr_text(text: str) -> str:
-    """A payload in quotes, as the other views show it."""
-    return f'"{text}"'
-
-
-def caption(event, ports, called, amount, detail) -> str:
-    """A note's words: what the ladder writes beside its actor's lane."""
-    call = event.call
-    if call == "recv":
-        return "recv b'' (end of stream)" if event.size == 0 else f"{called(event)} {amount(event)}"
-    if call == "recvfrom":
-        return f"{called(event)} {amount(event)} from {ports(address_text(event.peer))}"
-    if call == "say":
-        return "» " + ports(event.text)
-    if call == "note":
-        return "# " + ports(event.text)
-    if call == "error":
-        return "✗ " + ports(event.text)
-    if call == "timeout":
-        return f"✗ {event.waited} timed out ({event.seconds:g} s)"
-    return f"{call} {ports(detail(event))}".rstrip()

@@ -114,10 +114,7 @@ class LadderView:
               lost: bool = False) -> None:
         me = centres[event.actor]
         style = narrator.style_of(event.actor)
-        peer = getattr(event, "peer", None)
-        target = self.owner.get(tuple(peer)) if peer is not None else None
-        if target is None and event.call == "sendto":
-            target = self.port_owner.get(peer[1])
+        target = self.target(event)
         there = centres.get(target) if target is not None else None
         if event.call in ("send", "sendall", "sendto") and there is not None and there != me:
             label = self._payload(event, narrator)
@@ -128,10 +125,19 @@ class LadderView:
             self._arrow(row, me, there, "╌", Text(event.call), "closed", width)
         else:
             self._put(row, me, "●", style, width)
-            self._label(row, me + 2, self._caption(event, narrator), width, limit=room)
+            self._label(row, me + 2, self.caption(event, narrator), width, limit=room)
+
+    def target(self, event: Event) -> str | None:
+        """The lane an event points at: the owner of its peer address (a datagram: of its port)."""
+        peer = getattr(event, "peer", None)
+        target = self.owner.get(tuple(peer)) if peer is not None else None
+        if target is None and event.call == "sendto":
+            target = self.port_owner.get(peer[1])
+        return target
 
     @staticmethod
-    def _caption(event: Event, narrator: Narrator) -> Text:
+    def caption(event: Event, narrator: Narrator) -> Text:
+        """What the ladder writes beside an actor's lane for a call that is not an arrow."""
         ports = narrator.ports
         if event.call == "recv":
             if event.size == 0:
