@@ -121,18 +121,10 @@ class NarratedSocket:
 
     def accept(self) -> tuple[NarratedSocket, tuple]:
         """The textbook accept() (asked about first, in a split role's --quiz)."""
-        quiz = self.run.quiz
-        if quiz is None or not quiz.asks_here(self.real):
+        if not self._quizzed():
             return self._accept()
-        quiz.ask(self.actor.name, "accept")
-        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
-        try:
-            conn, address = self._accept()
-        except (OSError, Stopped) as error:
-            quiz.failed("accept", error)
-            raise
-        self.run.quiz.tell("accept", 0 if ready else 1, "returned at once" if ready else "waited for a client")
-        return conn, address
+        return self._asked("accept", self._accept, lambda _, ready: (
+            (0, "returned at once") if ready else (1, "waited for a client")))
 
     def _accept(self) -> tuple[NarratedSocket, tuple]:
         """The textbook accept(); a blocking one waits in short steps, so that closing the listening
@@ -217,17 +209,10 @@ class NarratedSocket:
 
     def connect(self, address) -> None:
         """The textbook connect() (asked about first, in a split role's --quiz)."""
-        quiz = self.run.quiz
-        if quiz is None or not quiz.asks_here(self.real):
+        if not self._quizzed():
             return self._connect(address)
-        quiz.ask(self.actor.name, "connect")
-        try:
-            self._connect(address)              # a failure is narrated as itself, not as an answer
-        except (OSError, Stopped) as error:
-            quiz.failed("connect", error)
-            raise
-        self.run.quiz.tell("connect", 1, "returned: the server's accept() comes when it comes")
-        return None
+        return self._asked("connect", lambda: self._connect(address), lambda _, ready: (
+            1, "returned: the server's accept() comes when it comes"))
 
     def _connect(self, address) -> None:
         """The textbook connect(); a host name is tried at each address it resolves to, in order,
@@ -304,20 +289,10 @@ class NarratedSocket:
     def sendall(self, data: bytes) -> None:
         """The textbook sendall(); in a split role's --quiz, asked about first when it will wait
         (the kernel has no room for it now: the peer has stopped reading)."""
-        quiz = self.run.quiz
-        if quiz is None or self.listening or writable(self.real) or not quiz.asks_here(self.real):
+        if self.listening or writable(self.real) or not self._quizzed():
             return self._sendall(data)
-        quiz.ask(self.actor.name, "sendall")
-        try:
-            self._sendall(data)
-        except TimeoutError:
-            quiz.tell("sendall", 1, "waited, then gave up (its timeout)")
-            raise
-        except (OSError, Stopped) as error:
-            quiz.failed("sendall", error)
-            raise
-        quiz.tell("sendall", 1, "waited until the peer read enough")
-        return None
+        return self._asked("sendall", lambda: self._sendall(data), lambda _, ready: (
+            1, "waited until the peer read enough"), timed_out=(1, "waited, then gave up (its timeout)"))
 
     def _sendall(self, data: bytes) -> None:
         if self.run.raw_lines and data.endswith(b"\n") and not self.listening:
@@ -361,22 +336,12 @@ class NarratedSocket:
 
     def recv(self, bufsize: int) -> bytes:
         """The textbook recv() (asked about first, in a split role's --quiz)."""
-        quiz = self.run.quiz
-        if quiz is None or not quiz.asks_here(self.real):
+        if not self._quizzed():
             return self._recv(bufsize)
-        quiz.ask(self.actor.name, "recv")
-        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
-        try:
-            data = self._recv(bufsize)
-        except TimeoutError:
-            quiz.tell("recv", 1, "waited, then gave up (its timeout)")
-            raise
-        except (OSError, Stopped) as error:
-            quiz.failed("recv", error)
-            raise
-        self.run.quiz.tell("recv", 2 if not data else 0 if ready else 1,
-                           "returned b''" if not data else f"{'' if ready else 'waited, then '}returned {len(data)} B")
-        return data
+        return self._asked("recv", lambda: self._recv(bufsize), lambda data, ready: (
+            (2, "returned b''") if not data else
+            (0 if ready else 1, f"{'' if ready else 'waited, then '}returned {len(data)} B")),
+            timed_out=(1, "waited, then gave up (its timeout)"))
 
     def _recv(self, bufsize: int) -> bytes:
         if self.run.tcp:                           # --tcp: wait until it can return at once, then take a turn
@@ -416,21 +381,11 @@ class NarratedSocket:
 
     def recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
         """The textbook recvfrom() (asked about first, in a split role's --quiz)."""
-        quiz = self.run.quiz
-        if quiz is None or not quiz.asks_here(self.real):
+        if not self._quizzed():
             return self._recvfrom(bufsize)
-        quiz.ask(self.actor.name, "recvfrom")
-        ready = readable(self.real, 0)             # as the call finds it, once the answer is in
-        try:
-            data, source = self._recvfrom(bufsize)
-        except TimeoutError:
-            quiz.tell("recvfrom", 2, "timed out")
-            raise
-        except (OSError, Stopped) as error:
-            quiz.failed("recvfrom", error)
-            raise
-        self.run.quiz.tell("recvfrom", 0 if ready else 1, f"{'' if ready else 'waited, then '}returned {len(data)} B")
-        return data, source
+        return self._asked("recvfrom", lambda: self._recvfrom(bufsize), lambda got, ready: (
+            0 if ready else 1, f"{'' if ready else 'waited, then '}returned {len(got[0])} B"),
+            timed_out=(2, "timed out"))
 
     def _recvfrom(self, bufsize: int) -> tuple[bytes, tuple]:
         """The textbook recvfrom(): one whole datagram and the address it came from.  A datagram
@@ -596,6 +551,32 @@ class NarratedSocket:
 
     def _record(self, event):
         return self.run.trace.record(event)
+
+    # -- the quiz in a split role (narration.views.quiz.LiveQuiz) ---------------------------------
+    def _quizzed(self) -> bool:
+        """Whether the person at this end is asked about this call (see ``LiveQuiz.asks_here``)."""
+        return self.run.quiz is not None and self.run.quiz.asks_here(self.real)
+
+    def _asked(self, call: str, make: Callable, judge: Callable, *, timed_out: tuple | None = None):
+        """Ask, look whether the call can return at once (once the answer is in), make it, and say
+        what happened: ``judge(result, ready)`` gives (the right answer, in words).  A timeout is an
+        answer only where ``timed_out`` says which; any other failure withdraws the question."""
+        quiz = self.run.quiz
+        quiz.ask(self.actor.name, call)
+        ready = readable(self.real, 0)
+        try:
+            result = make()
+        except TimeoutError as error:
+            if timed_out is None:
+                quiz.failed(call, error)
+            else:
+                quiz.tell(call, *timed_out)
+            raise
+        except (OSError, Stopped) as error:
+            quiz.failed(call, error)
+            raise
+        quiz.tell(call, *judge(result, ready))
+        return result
 
     def _turn(self) -> None:
         """--tcp: one call at a time (``Run.take_turn``), so each reading follows from the calls before."""
