@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from narration import oses, tcp_state
 
 UNREADABLE = tcp_state.UNREADABLE
 
 
-def _table_readable() -> bool:
-    try:
-        with Path("/proc/net/tcp").open(encoding="ascii") as table:
-            table.readline()
-    except OSError:
-        return False
-    return True
-
-
-TABLE_UNREADABLE = "" if _table_readable() else (
+TABLE_UNREADABLE = "" if tcp_state.table_readable() else (
     f"the state of a closed connection is not readable on {oses.NAME} without privileges")
 
 POLL_STEP = 0.005       # seconds between two readings of a state
