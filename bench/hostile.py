@@ -353,8 +353,9 @@ def fd_limit(mode: str, idle: int = 1100) -> dict:
 def classroom_1000(clients: int = 1000, seconds: float = 10.0) -> dict:
     """Issue 12: a class of 1,000 joining over 5 s (200 connections a second, as a class arrives),
     then one line each per 5 s; p99 of the arrival latency, loss, duplicates, reordering
-    (``chat_load.measure_classroom``: a load generator of two processes, each line's latency taken
-    by the kernel as it reaches the client, every line checked)."""
+    (``chat_load.measure_classroom``: a load generator of three processes, each line's latency
+    taken by the kernel as it reaches the client, every line checked; then the bare relay under the
+    same load, the floor for any one-thread Python server here)."""
     return chat_load.measure_classroom(clients, rate=0.2, seconds=seconds, spread=5.0)
 
 

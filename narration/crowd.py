@@ -131,7 +131,10 @@ class Crowd:
     def sent(self, member: Member, count: int) -> None:
         """The kernel took ``count`` bytes of the member's outbox."""
         del member.outbox[:count]
-        self._after_send(member)
+        if member.outbox or member.hanging_up or member.watching != EVENT_READ:
+            self._after_send(member)
+        # else select() already watches it for reading alone, as it should: a thousand of these
+        # follow each line, so the usual case costs nothing more
 
     # -- turns -----------------------------------------------------------------------------------
     def take_turns(self) -> None:

@@ -27,6 +27,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from narration.errors import Stopped, describe_network_error
 from narration.events import (
@@ -314,16 +315,23 @@ class NarratedSocket:
     def send(self, data: bytes) -> int:
         # Make the call and its record one step, so that the peer's recv of these bytes can never
         # be recorded (or shown live) before this send.
-        self._turn()
-        if self.real.gettimeout() == 0.0:
-            trace = self.run.trace
+        run, real = self.run, self.real
+        if real.gettimeout() == 0.0 and not run.tcp:
+            trace = run.trace
             if not trace.keep and not trace.listeners:
                 # Nobody will read or count this event (a long-lived server with no view): no record
-                # to keep in order with the peer's, so no lock; the byte count stays exact.
-                count = self._guard(self.real.send, data)
+                # to keep in order with the peer's, so no lock, and the call made right here (chat's
+                # fan-out makes a thousand of these for each line: every step counts).  The byte
+                # count stays exact, and a failure is said as _guard says it.
+                try:
+                    count = real.send(data)
+                except OSError as error:
+                    self._failed(error)
                 self.sent += count
                 return count
-            with trace.changed:
+        self._turn()
+        if real.gettimeout() == 0.0:
+            with run.trace.changed:
                 count = self._guard(self.real.send, data)
                 self._record_data(Send, data[:count])
             self._settled()
@@ -533,11 +541,15 @@ class NarratedSocket:
         try:
             return call(*args)
         except OSError as error:
-            if self.run.stopping.is_set() and not isinstance(error, TimeoutError):
-                raise Stopped from None
-            if isinstance(error, ConnectionError):
-                self._fail(describe_network_error(error), error)
-            raise
+            self._failed(error)
+
+    def _failed(self, error: OSError) -> NoReturn:
+        """A call failed: the run stopping says Stopped; a lost connection is said, then raised."""
+        if self.run.stopping.is_set() and not isinstance(error, TimeoutError):
+            raise Stopped from None
+        if isinstance(error, ConnectionError):
+            self._fail(describe_network_error(error), error)
+        raise error
 
     def _fail(self, text: str, error: OSError, **addresses) -> None:
         error.narrated = True                    # said here, where it happened: once is enough

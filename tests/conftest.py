@@ -79,9 +79,9 @@ def closed(trace, peer, *, timeout: float = 5.0):
 class ServerThread:
     """A mode's server running in this process on a free loopback port."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, keep: bool = True) -> None:
         self.mode = modes.load(name)
-        self.run = Run(keep=True)
+        self.run = Run(keep=keep)       # keep=False: a long-lived server with no view, as a class has
         me = self.run.actor("server")
         self.thread = self.run.start(me, self.mode.server, me, ("127.0.0.1", 0), self.run.ready)
         self.address = self.run.ready.wait(5)
@@ -98,8 +98,8 @@ class ServerThread:
 def serve():
     started: list[ServerThread] = []
 
-    def start(name: str) -> ServerThread:
-        server = ServerThread(name)
+    def start(name: str, *, keep: bool = True) -> ServerThread:
+        server = ServerThread(name, keep=keep)
         started.append(server)
         return server
 

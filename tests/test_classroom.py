@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import socket
+import struct
 import threading
 
 import pytest
@@ -78,10 +80,36 @@ def server_end(client: socket.socket) -> socket.socket:
 
 
 # -- chat -------------------------------------------------------------------------------------------
-def test_chat_drops_only_a_laptop_that_left_the_network(serve):
+@pytest.mark.parametrize("keep", [True, False], ids=["events kept", "nothing kept"])
+def test_a_send_nobody_records_fails_as_a_recorded_one_does(keep):
+    """A class's server keeps no events, and its non-blocking send() then skips the record (chat's
+    fan-out makes a thousand a line): a peer's reset still raises, and is said once, as ever."""
+    run = Run(keep=keep)
+    me = run.actor("server")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        sock = me.socket()
+        sock.connect(listener.getsockname())
+        peer, _ = listener.accept()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()                                     # SO_LINGER 0: close() sends RST
+    sock.setblocking(False)
+    assert select.select([sock], [], [], 5)[0]       # the reset has arrived: readable
+    assert not run.trace.listeners
+    with pytest.raises(ConnectionError) as failed:
+        sock.send(b"anyone there?\n")
+    assert failed.value.narrated                     # said where it happened
+    if keep:
+        assert any(isinstance(recorded.event, ev.Failure) for recorded in run.trace.events)
+    sock.close()
+    run.finish()
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["events kept", "nothing kept"])
+def test_chat_drops_only_a_laptop_that_left_the_network(serve, keep):
     """Data in flight to a peer that no longer answers ends in ETIMEDOUT (a TimeoutError, not a
-    ConnectionError): that connection is dropped, the room told why, and the server goes on."""
-    server = serve("chat")
+    ConnectionError): that connection is dropped, the room told why, and the server goes on.  With
+    nothing kept (a class's long-lived server), send() takes its short way: the same end."""
+    server = serve("chat", keep=keep)
     vanished = Person(server.address, receive_buffer=1024)     # guest-1: never reads again
     watcher, talker = Person(server.address), Person(server.address)
     watcher.until("guest-3 joined")
