@@ -192,9 +192,11 @@ class Crowd:
 
     A load line is ``@SSSS QQQQQQ TTTTTTTTTTTTTTTTTTT`` padded to LINE_BYTES: sender, number, and
     send time (CLOCK_REALTIME, ns).  Any line without '@' is the server talking (welcomes,
-    announcements).  The observers (below) have a process of their own, which does nothing but
-    read them and send their lines; every other client ``index`` belongs to worker
-    ``index % workers``, so consecutive sends of a schedule alternate between processes.
+    announcements).  With one worker, one process has every client; with more, the observers
+    (below) have a process of their own, which does nothing but read them and send their lines,
+    and every other client ``index`` belongs to worker ``index % workers``, so consecutive sends of
+    a schedule alternate between processes.  (An extra process for a small crowd's observers would
+    take a share of the cores that the burst figures give to the server.)
 
     Two latencies are taken for each line received, both per receipt:
     - arrival: when the kernel queued the bytes on the client's socket (SO_TIMESTAMPNS, read with
@@ -215,10 +217,14 @@ class Crowd:
         self.tail_before = 0                  # lines short at the end of the last phase (see _exchange)
         context = multiprocessing.get_context("fork")
         self.pipes, self.processes = [], []
-        watched = observers(count)
-        shares = [[index for index in range(number, count, self.workers) if index not in watched]
-                  for number in range(self.workers)]
-        for mine in [sorted(watched), *(share for share in shares if share)]:
+        if self.workers == 1:                 # a small crowd: one process for all
+            layout = [list(range(count))]
+        else:                                 # the observers apart, and the rest shared out
+            watched = observers(count)
+            shares = [[index for index in range(number, count, self.workers) if index not in watched]
+                      for number in range(self.workers)]
+            layout = [sorted(watched), *(share for share in shares if share)]
+        for mine in layout:
             ours, theirs = context.Pipe()
             process = context.Process(target=_worker, args=(theirs, address, count, mine), daemon=True)
             process.start()
@@ -402,10 +408,11 @@ def _worker(pipe, address, count: int, mine: list[int]) -> None:
     """One process of the crowd: the clients numbered in ``mine``.
 
     Observers sit in an epoll set this loop waits on: each is read as soon as bytes arrive, with
-    recvmsg and the kernel's arrival time.  They have a process of their own, because one read late
-    may find two lines that reached it apart in one piece, stamped by the kernel with the later
-    time (tcp_try_coalesce merges them): the earlier line would be timed as late as the generator.
-    Sharing a process with 450 other clients made that lag (a sweep of theirs, ~10 ms) the p99.
+    recvmsg and the kernel's arrival time.  In a large crowd they have a process of their own,
+    because one read late may find two lines that reached it apart in one piece, stamped by the
+    kernel with the later time (tcp_try_coalesce merges them): the earlier line would be timed as
+    late as the generator.  Sharing a process with 450 other clients made that lag (a sweep of
+    theirs, ~10 ms) the p99 at 1,000 clients.
 
     Every other client sits in a second epoll set read every SWEEP_S (all its bytes in one recv):
     each of its lines is still checked for loss, duplication and order, but 900 clients do not
@@ -421,13 +428,17 @@ def _worker(pipe, address, count: int, mine: list[int]) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     watched = observers(count)
-    if not watched.intersection(mine):
-        # Bulk readers stand in for 900 laptops of their own: they run only when no other process
-        # wants a core, so that they never delay the server or the observers' reads (a late read
-        # makes the kernel merge two lines under the later stamp; see above).  Their buffers are
-        # large enough for any delay a 10 s phase can give them.
-        with contextlib.suppress(AttributeError, OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    bulk = not watched.intersection(mine)
+
+    def yield_to_the_timed(timing: bool) -> None:
+        """While lines are timed, bulk readers stand in for 900 laptops of their own: they run
+        only when no other process wants a core, so that they never delay the server or the
+        observers' reads (a late read makes the kernel merge two lines under the later stamp; see
+        above).  Their buffers hold any delay a phase can give them.  Otherwise (a burst, whose
+        figure is when the last line is read) they run as any process does."""
+        if bulk:
+            with contextlib.suppress(AttributeError, OSError):
+                os.sched_setscheduler(0, os.SCHED_IDLE if timing else os.SCHED_OTHER, os.sched_param(0))
     socks: dict[int, socket.socket] = {}          # client index -> socket
     by_fd: dict[int, int] = {}                    # fd -> client index
     partial: dict[int, bytes] = {}
@@ -597,6 +608,7 @@ def _worker(pipe, address, count: int, mine: list[int]) -> None:
 
     def exchange(started: float, schedule: list, timing: bool, deadline: float) -> None:
         state["timing"] = timing
+        yield_to_the_timed(timing)
         for key in ("delivered", "timed", "notices", "gaps", "dup", "reordered", "echoed", "closed"):
             state[key] = 0
         for histogram in hists.values():
