@@ -130,3 +130,35 @@ def test_a_live_view_whose_terminal_is_gone_never_holds_up_the_run():
     assert done.wait(10)
     assert view.broken
     view.close(timeout=5)
+
+
+def test_a_server_views_queued_bytes_are_counted_not_drawn_once_it_has_fallen_behind():
+    """A server role's live view that falls behind stops asking for bytes; the bytes it had
+    queued by then are counted in its "not shown" line, not drawn: drawing hundreds of them took
+    the interpreter from the server thread between every two of its sends (a class's lines then
+    waited 0.2-0.5 s)."""
+    import threading
+
+    from narration.events import Recorded, Say, Send
+    from narration.views.live import LiveView
+
+    release = threading.Event()
+
+    class SlowTerminal(io.StringIO):
+        def write(self, text: str) -> int:
+            release.wait(10)                     # the terminal is busy with the first line
+            return super().write(text)
+
+    terminal = SlowTerminal()
+    view = LiveView(Console(file=terminal, width=100, theme=THEME), {"server": 0}, Look(times=False))
+    view(Recorded(0, Say("server", "serving chat"), "server"))
+    sends = LiveView.BUSY + 100
+    for number in range(1, sends + 1):
+        view(Recorded(number, Send("server", b"guest-1: hi\n", 12, (12 * number, 12 * number + 12)), "server"))
+    assert not view.wants_data                   # behind: the sockets stop building byte events
+    release.set()
+    view.close(timeout=10)
+    shown = terminal.getvalue()
+    assert "serving chat" in shown
+    assert "guest-1: hi" not in shown            # none of the queued sends drawn ...
+    assert f"not shown: {sends} send ({sends * 12} B)" in shown    # ... every one of them counted
