@@ -4,9 +4,10 @@
     python bench/chat_load.py --classroom-only --clients 1000 --rate 0.2 --seconds 10 --join-spread 5
 
 The load generator (``Crowd``) is plain TCP clients like `nc`, split across worker processes
-(one epoll loop each; 1 up to 250 clients, 2 above).  100 observers spread over the class are read
-the moment bytes arrive and timed; the others are read every 50 ms, every line still checked, so
-that receiving 200,000 lines a second does not take the server's core (see ``Crowd``).  The
+(one epoll loop each: one process up to 250 clients; above, one for the observers and two for the
+rest).  100 observers spread over the class are read the moment bytes arrive and timed; the others
+are read every 50 ms, every line still checked, so that receiving 200,000 lines a second does not
+take the server's core (see ``Crowd``).  The
 machine's other load during a phase is reported: figures taken while another session's tests run
 say little.  It drives each server in turn, each in its own process:
 
@@ -329,6 +330,7 @@ class Crowd:
                   "seconds": round(seconds, 3),
                   "lines_per_s": round(total["delivered"] / seconds) if seconds > 0 else None,
                   "send_late_ms": _quantiles(late), "workers": self.workers,
+                  "processes": len(self.processes),
                   "generator_cpu_s": round(sum(result["cpu_s"] for result in results), 2)}
         if timing:
             arrival = _merge([r["arrival_hist"] for r in results])
@@ -428,17 +430,6 @@ def _worker(pipe, address, count: int, mine: list[int]) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     watched = observers(count)
-    bulk = not watched.intersection(mine)
-
-    def yield_to_the_timed(timing: bool) -> None:
-        """While lines are timed, bulk readers stand in for 900 laptops of their own: they run
-        only when no other process wants a core, so that they never delay the server or the
-        observers' reads (a late read makes the kernel merge two lines under the later stamp; see
-        above).  Their buffers hold any delay a phase can give them.  Otherwise (a burst, whose
-        figure is when the last line is read) they run as any process does."""
-        if bulk:
-            with contextlib.suppress(AttributeError, OSError):
-                os.sched_setscheduler(0, os.SCHED_IDLE if timing else os.SCHED_OTHER, os.sched_param(0))
     socks: dict[int, socket.socket] = {}          # client index -> socket
     by_fd: dict[int, int] = {}                    # fd -> client index
     partial: dict[int, bytes] = {}
@@ -608,7 +599,6 @@ def _worker(pipe, address, count: int, mine: list[int]) -> None:
 
     def exchange(started: float, schedule: list, timing: bool, deadline: float) -> None:
         state["timing"] = timing
-        yield_to_the_timed(timing)
         for key in ("delivered", "timed", "notices", "gaps", "dup", "reordered", "echoed", "closed"):
             state[key] = 0
         for histogram in hists.values():

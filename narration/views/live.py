@@ -90,8 +90,7 @@ class LiveView:
             except queue.Empty:
                 event = ...
             if event is None:
-                if self._not_shown:
-                    self._summarise()
+                self._summarise()
                 return
             if event is not ... and not self.wants_data and isinstance(event.event, Data):
                 # Fallen behind: the bytes already queued are counted, not drawn.  Drawing them
@@ -103,17 +102,22 @@ class LiveView:
                 if line is not None:
                     self.console.print(line)
             if not self.wants_data and time.monotonic() >= next_summary:
-                # Show every call again only once the rate has dropped to what a person can read.
-                missed = sum(number for number, _ in self._not_shown.values())
-                self._summarise()
-                self.wants_data = missed < self.BUSY
+                # Show every call again only once the rate has dropped to what a person can read,
+                # and what is queued has been shown (else one slow write would bring it all back).
+                missed = self._summarise()
+                self.wants_data = missed < self.BUSY and self._queue.qsize() <= self.BUSY
                 next_summary = time.monotonic() + self.SUMMARY_EVERY
             elif self.wants_data:
                 next_summary = time.monotonic() + self.SUMMARY_EVERY
 
-    def _summarise(self) -> None:
+    def _summarise(self) -> int:
+        """Print the "not shown" line, if anything was not; how many events that was."""
         counts, self._not_shown = self._not_shown, {}
-        if not counts:
-            return
-        words = ", ".join(f"{number} {call} ({size} B)" for call, (number, size) in sorted(counts.items()))
+        # sorted() copies the items in one step: a recording thread may still add to this dict
+        # (it took it before the swap), and a loop over it meanwhile would fail.
+        tallies = sorted(counts.items())
+        if not tallies:
+            return 0
+        words = ", ".join(f"{number} {call} ({size} B)" for call, (number, size) in tallies)
         self.console.print(Text(f"    … busy: not shown: {words}", style="note"))
+        return sum(number for _, (number, _) in tallies)
