@@ -165,3 +165,27 @@ def test_a_server_views_queued_bytes_are_counted_not_drawn_once_it_has_fallen_be
     assert "serving chat" in shown
     assert "guest-1: hi" not in shown            # none of the queued sends drawn ...
     assert f"not shown: {sends} send ({sends * 12} B)" in shown    # ... every one of them counted
+
+
+def test_a_server_view_draws_no_more_bytes_a_second_than_a_person_can_read():
+    """A class's first line is 199 sends in a few milliseconds: a server role's view draws the
+    first READABLE of them in a second and counts the rest, so that drawing never holds up the
+    server thread for long; connections and notes are drawn whatever the rate."""
+    from narration.events import Recorded, Say, Send
+    from narration.views.live import LiveView
+
+    class Small(LiveView):
+        READABLE = 5
+        SUMMARY_EVERY = 3600.0                   # one "not shown" line, at the end
+
+    terminal = io.StringIO()
+    view = Small(Console(file=terminal, width=100, theme=THEME), {"server": 0}, Look(times=False))
+    for number in range(20):
+        view(Recorded(number, Send("server", b"guest-%d: hi\n" % number, 12, (0, 12)), "server"))
+    view(Recorded(20, Say("server", "guest-3 joined"), "server"))
+    view.close(timeout=10)
+    shown = terminal.getvalue()
+    assert [n for n in range(20) if f'"guest-{n}: hi' in shown] == [0, 1, 2, 3, 4]
+    assert "guest-3 joined" in shown
+    assert "not shown: 15 send (180 B)" in shown
+    assert not view.wants_data
