@@ -15,9 +15,10 @@ class LiveView:
     """Prints events as they are recorded (interactive runs, split roles), from its own thread.
 
     Recording only queues the event, so a busy server never waits for the terminal.  For a server
-    role (``may_skip``), when the queue backs up (a chat of 200 students sends tens of thousands of lines a second), the view
-    stops asking for send/recv events, which are then not even built, and prints once a second how
-    many it did not show; connections, notes and errors are still shown one by one.
+    role (``may_skip``), when the queue backs up (a chat of 200 students sends tens of thousands of
+    lines a second) or byte events come faster than READABLE a second, the view stops asking for
+    send/recv events, which are then not even built, counts those already queued, and prints once
+    a second how many it did not show; connections, notes and errors are still shown one by one.
     """
 
     BUSY = 200          # queued events that mean the terminal has fallen behind
