@@ -49,6 +49,53 @@ def machine_speed() -> float:
     return round(time.perf_counter() - started, 2)
 
 
+def loopback_send_us(readers: int = 999, rounds: int = 200) -> float | None:
+    """Microseconds one send() of a 140-byte line to a loopback client takes, in a bare loop over
+    ``readers`` clients that another process reads every 50 ms (as chat_load's bulk readers do):
+    the floor under the chat's fan-out, and the part of this machine's speed that moves the most."""
+    import select
+    import socket
+    import time
+    if not hasattr(os, "fork"):
+        return None
+    with socket.create_server(("127.0.0.1", 0), backlog=readers) as listener:
+        clients = [socket.create_connection(listener.getsockname()) for _ in range(readers)]
+        servers = [listener.accept()[0] for _ in range(readers)]
+    for sock in servers:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+    child = os.fork()
+    if child == 0:                              # the readers: every 50 ms, whatever has come
+        try:
+            for sock in servers:                # the sender's ends are the parent's alone
+                sock.close()
+            epoll = select.epoll()
+            for sock in clients:
+                epoll.register(sock.fileno(), select.EPOLLIN)
+            by_fd = {sock.fileno(): sock for sock in clients}
+            while True:
+                for fd, _ in epoll.poll(0.05):
+                    if not by_fd[fd].recv(1 << 16):
+                        os._exit(0)
+        finally:
+            os._exit(0)
+    for sock in clients:
+        sock.close()
+    line = b"x" * 140
+    try:
+        for sock in servers:                    # one round to warm up
+            sock.send(line)
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for sock in servers:
+                sock.send(line)
+        return round((time.perf_counter() - started) / rounds / readers * 1e6, 2)
+    finally:
+        for sock in servers:
+            sock.close()
+        os.waitpid(child, 0)
+
+
 def section(title: str, measure) -> tuple[str, dict | None]:
     try:
         return title, measure()
@@ -62,7 +109,7 @@ def main() -> int:
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     options = parser.parse_args()
 
-    speed_before = machine_speed()
+    speed_before, send_before = machine_speed(), loopback_send_us()
     import startup
     results = [section("Start-up: whole process per scripted mode", lambda: startup.measure(5 if options.quick else 15))]
     try:
@@ -82,13 +129,14 @@ def main() -> int:
     import hostile
     results.append(section("Hostile load: one misbehaving peer, then an ordinary client", hostile.measure))
 
-    speed_after = machine_speed()
+    speed_after, send_after = machine_speed(), loopback_send_us()
     lines = ["# Benchmark results", "",
              f"Measured {datetime.date.today().isoformat()} on {machine()}, by `python bench/run.py"
              f"{' --quick' if options.quick else ''}`.", "",
-             (f"This machine's speed: a pure-Python loop of 10^7 additions took {speed_before} s before the"
-              f" run and {speed_after} s after it (1.0-1.2 s at this machine's quiet moments; up to 2.8 s"
-              " at others). Latency figures move with it."), ""]
+             (f"This machine's speed, before and after the run: a pure-Python loop of 10^7 additions took"
+              f" {speed_before} s and {speed_after} s (1.0-1.2 s at quiet moments, up to 2.8 s at others);"
+              f" a loopback send() in a bare loop over 999 clients took {send_before} us and {send_after} us"
+              " (4.4-9 us over one session). The two move apart, and the latency figures move with the second."), ""]
     lines += ["## Summary", "", *summary(dict(results)), ""]
     for title, figures in results:
         lines += [f"## {title}", "", *render(figures), ""]
