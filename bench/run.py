@@ -40,7 +40,7 @@ def machine() -> str:
 
 def machine_speed() -> float:
     """Seconds a pure-Python loop of ten million additions takes: this machine's speed at the
-    moment (a 2-core VM whose speed moved by 2x within an hour: 1.0-1.2 s quiet, up to 2.8 s)."""
+    moment (its range on this VM is in the line RESULTS.md opens with)."""
     import time
     started = time.perf_counter()
     total = 0

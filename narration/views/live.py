@@ -100,7 +100,7 @@ class LiveView:
                 self._summarise()
                 return
             data = event is not ... and isinstance(event.event, Data)
-            if data and self.may_skip and self._over_readable():
+            if data and self.may_skip and self._over_readable(time.monotonic()):
                 self.wants_data = False    # the sockets stop building byte events; the queued are counted
             if data and not self.wants_data:
                 # Fallen behind: the bytes already queued are counted, not drawn.  Drawing them
@@ -120,10 +120,8 @@ class LiveView:
             elif self.wants_data:
                 next_summary = time.monotonic() + self.SUMMARY_EVERY
 
-    def _over_readable(self) -> bool:
+    def _over_readable(self, now: float) -> bool:
         """Whether one more byte event would be past READABLE in this second."""
-        import time
-        now = time.monotonic()
         if now >= self._second_ends:
             self._drawn, self._second_ends = 0, now + 1.0
         self._drawn += 1
